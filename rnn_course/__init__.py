@@ -1,0 +1,1 @@
+"""Companion package of the course "Recurrent Networks in PyTorch"."""

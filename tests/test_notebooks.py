@@ -1,0 +1,83 @@
+"""The course's promises about its committed notebooks (nbval executes them; these check what is committed)."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rnn_course.nb import install_cell
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def toc_files(node=TOC):
+    """Every `file:` (and the root) named in _toc.yml, in reading order."""
+    if isinstance(node, dict):
+        out = [node["root"]] if "root" in node else []
+        if "file" in node:
+            out.append(node["file"])
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                out += toc_files(value)
+        return out
+    if isinstance(node, list):
+        return [f for item in node for f in toc_files(item)]
+    return []
+
+
+NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "book").rglob("*.ipynb")
+                   if ".ipynb_checkpoints" not in p.parts)
+MACHINE_PATH = re.compile(r"(/work/|/tmp/|/root/|/home/[a-z]|/Users/[A-Za-z]|[A-Z]:\\\\Users)")
+
+
+def load(path):
+    return json.loads((ROOT / path).read_text())
+
+
+def code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def test_toc_and_book_agree():
+    listed = toc_files()
+    missing = [f for f in listed if not any((ROOT / f"{f}{ext}").exists() for ext in (".md", ".ipynb"))]
+    assert not missing, f"_toc.yml lists pages that do not exist: {missing}"
+    unlisted = [nb for nb in NOTEBOOKS if nb[: -len(".ipynb")] not in listed]
+    assert not unlisted, f"notebooks under book/ missing from _toc.yml: {unlisted}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_committed_with_outputs_and_no_errors(path):
+    cells = code_cells(load(path))
+    assert any(c.get("outputs") for c in cells), f"{path} is committed without outputs"
+    for c in cells:
+        for out in c.get("outputs", []):
+            assert out["output_type"] != "error", f"{path}: a committed cell shows {out.get('ename')}"
+            text = "".join(out.get("text", "")) if out["output_type"] == "stream" else ""
+            assert "Traceback (most recent call last)" not in text, f"{path}: a traceback in a committed output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_no_machine_paths(path):
+    match = MACHINE_PATH.search((ROOT / path).read_text())
+    assert match is None, f"{path} holds a path of the machine it ran on: ...{match.group(0)}..."
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_first_cell_installs_from_configured_repository(path):
+    first = "".join(code_cells(load(path))[0]["source"])
+    assert first == install_cell(CONFIG["repository"]["url"]), f"{path}: first code cell is not the install cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_second_cell_seeds_and_picks_device(path):
+    second = "".join(code_cells(load(path))[1]["source"])
+    assert "set_seed(" in second and "get_device(" in second, f"{path}: second code cell must seed and pick the device"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_python3_kernel(path):
+    assert load(path)["metadata"]["kernelspec"]["name"] == "python3"
