@@ -27,6 +27,15 @@ _cell_counts: dict[str, int] = collections.defaultdict(int)
 _failed: set[str] = set()
 
 
+def pytest_configure(config):
+    # Under pytest-xdist, several notebook kernels run side by side: one torch thread each, so they do not
+    # fight over the cores. Kernels inherit the worker's environment.
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and int(workerinput.get("workercount", 1)) > 1:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything(request):
     """Seed Python, NumPy and torch before every unit test (notebooks seed themselves)."""
