@@ -41,10 +41,9 @@ def code_cells(nb):
     return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
 
 
-def test_toc_and_book_agree():
+def test_every_notebook_is_in_the_toc():
+    # (tests/test_site.py checks the other direction: every page the toc lists exists)
     listed = toc_files()
-    missing = [f for f in listed if not any((ROOT / f"{f}{ext}").exists() for ext in (".md", ".ipynb"))]
-    assert not missing, f"_toc.yml lists pages that do not exist: {missing}"
     unlisted = [nb for nb in NOTEBOOKS if nb[: -len(".ipynb")] not in listed]
     assert not unlisted, f"notebooks under book/ missing from _toc.yml: {unlisted}"
 

@@ -1,0 +1,115 @@
+"""rnn_course.models: shapes, padded batches against each sequence run alone, the course's own layer, errors."""
+import pytest
+import torch
+import torch.nn as nn
+from torch.testing import assert_close
+
+from rnn_course.models import KINDS, SequenceModel, count_params, set_forget_bias
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("head", ["last", "every"])
+def test_shapes(kind, head):
+    model = SequenceModel(kind, 3, 8, 5, num_layers=2, head=head)
+    x = torch.randn(4, 7, 3)  # B, T, F
+    y, state = model(x, return_state=True)
+    assert y.shape == ((4, 5) if head == "last" else (4, 7, 5))
+    h = state[0] if kind == "lstm" else state
+    assert h.shape == (2, 4, 8)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_last_head_reads_last_step(kind):
+    model = SequenceModel(kind, 3, 8, 2)
+    x = torch.randn(4, 6, 3)
+    out, _ = model.rnn(x)
+    assert_close(model(x), model.head(out[:, -1]))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("head", ["last", "every"])
+def test_lengths_equal_each_sequence_alone(kind, head):
+    model = SequenceModel(kind, 3, 6, 2, head=head).double()
+    lengths = [5, 2, 7, 1]
+    x = torch.randn(4, 7, 3, dtype=torch.float64)
+    x_padded = x.clone()
+    for b, n in enumerate(lengths):
+        x_padded[b, n:] = 99.0  # padding must not matter
+    y = model(x_padded, torch.tensor(lengths))
+    for b, n in enumerate(lengths):
+        alone = model(x[b: b + 1, :n])
+        if head == "last":
+            assert_close(y[b], alone[0])
+        else:
+            assert_close(y[b, :n], alone[0])
+            assert torch.all(y[b, n:] == 0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_course_layer_matches_torch(kind):
+    from rnn_course.cells import RecurrentLayer
+
+    reference = SequenceModel(kind, 3, 6, 2).double()
+    scratch = SequenceModel(kind, 3, 6, 2, rnn=RecurrentLayer.from_torch(reference.rnn)).double()
+    scratch.head.load_state_dict(reference.head.state_dict())
+    x = torch.randn(4, 5, 3, dtype=torch.float64)
+    assert_close(scratch(x), reference(x))
+    assert_close(scratch(x, [5, 3, 1, 4]), reference(x, [5, 3, 1, 4]))
+
+
+def test_bidirectional_last_reads_both_directions():
+    rnn = nn.GRU(3, 4, batch_first=True, bidirectional=True)
+    model = SequenceModel("gru", 3, 4, 2, rnn=rnn)
+    x = torch.randn(2, 5, 3)
+    out, h_n = rnn(x)
+    assert_close(model(x), model.head(torch.cat([h_n[0], h_n[1]], dim=1)))
+
+
+@pytest.mark.parametrize("use_course_layer", [False, True])
+def test_forget_bias(use_course_layer):
+    rnn = None
+    if use_course_layer:
+        from rnn_course.cells import RecurrentLayer
+
+        rnn = RecurrentLayer("lstm", 3, 5, num_layers=2)
+    model = SequenceModel("lstm", 3, 5, 1, num_layers=2, rnn=rnn, forget_bias=1.0)
+    biases = {n: p for n, p in model.rnn.named_parameters() if "bias" in n}
+    sums = [biases[n] + biases[n.replace("bias_ih", "bias_hh")] for n in biases if "bias_ih" in n]
+    assert len(sums) == 2
+    for total in sums:
+        assert torch.all(total[5:10] == 1.0)
+    with pytest.raises(ValueError, match="4 gate blocks"):
+        set_forget_bias(nn.GRU(3, 5), 1.0)
+
+
+def test_embedding_input():
+    model = SequenceModel("lstm", 4, 8, 10, head="every", vocab_size=10)
+    ids = torch.randint(0, 10, (3, 6))
+    assert model(ids).shape == (3, 6, 10)
+    with pytest.raises(ValueError, match="integer ids"):
+        model(torch.randn(3, 6, 4))
+
+
+def test_count_params():
+    model = SequenceModel("gru", 2, 8, 1)
+    assert count_params(model) == 3 * (8 * 2 + 8 * 8 + 2 * 8) + 8 + 1
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(kind="transformer"), "kind"),
+    (dict(head="first"), "head"),
+    (dict(hidden_size=0), "hidden_size"),
+    (dict(kind="gru", forget_bias=1.0), "forget_bias"),
+    (dict(rnn=nn.GRU(2, 9, batch_first=True)), "hidden_size"),
+    (dict(rnn=nn.GRU(2, 8)), "batch_first"),
+])
+def test_bad_arguments(kwargs, match):
+    args = dict(kind="lstm", input_size=2, hidden_size=8, output_size=1) | kwargs
+    with pytest.raises(ValueError, match=match):
+        SequenceModel(args.pop("kind"), args.pop("input_size"), args.pop("hidden_size"), args.pop("output_size"),
+                      **args)
+
+
+def test_bad_input_shape():
+    with pytest.raises(ValueError, match="batch, time, features"):
+        SequenceModel("rnn", 2, 4, 1)(torch.randn(3, 2))
