@@ -27,7 +27,10 @@ def glue(name: str, value, display: bool = False):
 
     With myst-nb installed (the website build), this is ``myst_nb.glue``; elsewhere the value is
     printed when ``display`` is true. Returns nothing, so a cell ending in ``glue`` shows no ``Out[]``.
+    NumPy scalars and one-element tensors are stored as plain Python numbers, so that formats such as
+    ``{glue:text}`name:.2f``` work on them.
     """
+    value = plain(value)
     try:
         from myst_nb import glue as _glue
     except ImportError:
@@ -36,3 +39,12 @@ def glue(name: str, value, display: bool = False):
         return None
     _glue(name, value, display=display)
     return None
+
+
+def plain(value):
+    """``value`` as a plain Python number if it is a NumPy scalar or a one-element tensor, else unchanged."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    if type(value).__name__ == "Tensor" and hasattr(value, "numel") and value.numel() == 1:
+        return value.item()
+    return value
