@@ -1,0 +1,146 @@
+"""The ``rnn-course`` command: ``assign``, ``grade`` and ``execute``.
+
+- ``rnn-course assign MASTER``: the student and solutions notebooks from an exercise's master notebook;
+- ``rnn-course grade SUBMISSIONS``: a folder of submitted notebooks -> a CSV of points per question, with a
+  reason for every lost point (and, with ``--gradescope``, Gradescope ``results.json`` files);
+- ``rnn-course execute NOTEBOOK...``: run notebooks in place to regenerate their committed outputs.
+
+``rnn-course COMMAND --help`` lists each command's options.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _assign(args) -> int:
+    from rnn_course import assign
+
+    return assign.run(args)
+
+
+def _grade(args) -> int:
+    try:
+        from rnn_course.grading.batch import grade_folder
+    except ImportError as err:
+        print(f"rnn-course grade: error: {err}; the grader needs jupyter_client and ipykernel "
+              "(pip install jupyter_client ipykernel)", file=sys.stderr)
+        return 2
+
+    try:
+        summary = grade_folder(args.submissions, args.exercise, args.out, jobs=args.jobs, regrade=args.regrade,
+                               seed=args.seed, cell_timeout=args.cell_timeout, budget=args.budget,
+                               memory_mb=args.memory_mb, gradescope=args.gradescope)
+    except ValueError as err:
+        print(f"rnn-course grade: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 1 if any(r.status == "grader error" for r in summary.graded) else 0
+
+
+def execute_notebook(path: Path, timeout: float, kernel: str = "python3") -> None:
+    """Run every cell of ``path`` in a fresh kernel (in its folder) and write it back with its outputs.
+
+    The file is replaced atomically and only when every cell ran, so a failure leaves it as it was.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name=kernel,
+                   resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _execute(args) -> int:
+    failed = []
+    total = time.monotonic()
+    for name in args.notebooks:
+        path = Path(name)
+        if path.suffix != ".ipynb" or not path.is_file():
+            print(f"rnn-course execute: error: {name} is not a notebook file", file=sys.stderr)
+            return 2
+    for name in args.notebooks:
+        start = time.monotonic()
+        try:
+            execute_notebook(Path(name), args.timeout, args.kernel)
+            status = "ok"
+        except Exception as err:  # a failing cell (CellExecutionError), a timeout, a dead kernel
+            failed.append(name)
+            first = (str(err).strip().splitlines() or [type(err).__name__])[-1][:200]
+            status = f"FAILED, left unchanged: {first}"
+        print(f"{time.monotonic() - start:8.1f} s  {name}  {status}", flush=True)
+    print(f"{time.monotonic() - total:8.1f} s  in all; {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnn-course", description="Tools of the course 'Recurrent Networks "
+                                     "in PyTorch': exercises, grading, notebooks.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from rnn_course import assign
+
+    p = sub.add_parser("assign", help="master notebook -> student and solutions notebooks",
+                       description="Make the student and solutions notebooks of an exercise from its master "
+                                   "notebook (see rnn_course.assign for the markup).")
+    assign.add_arguments(p)
+    p.set_defaults(func=_assign)
+
+    p = sub.add_parser("grade", help="grade a folder of submitted notebooks into a CSV",
+                       description="Grade submitted notebooks: each runs in its own sandboxed kernel; the "
+                                   "questions are checked in the grader against the reference solution. "
+                                   "This runs student code: use a machine or container you can throw away.")
+    p.add_argument("submissions", help="a folder of submissions (one file each, or one folder per student), "
+                                       "or one notebook")
+    p.add_argument("--exercise", default="charlm",
+                   help="a built-in exercise (default: charlm) or the path of a questions.py")
+    p.add_argument("--out", default="grades.csv", help="the CSV to write (default: grades.csv); an existing "
+                                                       "one is updated")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="submissions graded at the same time (default 1)")
+    p.add_argument("--regrade", action="store_true", help="grade again the submissions the CSV already holds")
+    p.add_argument("--seed", type=int, default=None, help="draw the same test inputs for every submission "
+                                                          "(default: fresh random inputs for each)")
+    p.add_argument("--cell-timeout", type=float, default=None, help="seconds per notebook cell "
+                                                                    "(default: the exercise's)")
+    p.add_argument("--budget", type=float, default=None, help="seconds per submission (default: the exercise's)")
+    p.add_argument("--memory-mb", type=int, default=None, help="memory cap of each student kernel, MiB "
+                                                               "(default: the exercise's)")
+    p.add_argument("--gradescope", default=None, metavar="PATH",
+                   help="also write Gradescope results: PATH.json for a single submission, or a folder that "
+                        "gets SUBMISSION/results.json for each")
+    p.set_defaults(func=_grade)
+
+    p = sub.add_parser("execute", help="run notebooks in place to regenerate their outputs",
+                       description="Run every cell of each notebook in a fresh kernel and save it with its "
+                                   "outputs; print each notebook's wall time. A notebook that fails is left as "
+                                   "it was.")
+    p.add_argument("notebooks", nargs="+", help="notebook files, e.g. book/*.ipynb")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds per cell (default 1800)")
+    p.add_argument("--kernel", default="python3", help="kernel name (default python3)")
+    p.set_defaults(func=_execute)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "grade" and args.jobs < 1:
+        build_parser().error("--jobs must be at least 1")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

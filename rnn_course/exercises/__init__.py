@@ -1,0 +1,1 @@
+"""Exercises of the course: each a package holding its master notebook (package data) and its public checks."""
