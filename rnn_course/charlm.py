@@ -173,6 +173,10 @@ def train_tbptt(model: nn.Module, train_ids: torch.Tensor, steps: int, batch_siz
     """
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    n_full = (len(train_ids) // batch_size - 1) // seq_len  # full (B, T) batches in one pass
+    if n_full < 1:
+        raise ValueError(f"train_ids has {len(train_ids):,} ids: too few for one batch of {batch_size} streams x "
+                         f"{seq_len} steps (at least {batch_size * (seq_len + 1):,} ids needed)")
     device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history, state, losses, seconds, step = [], None, [], 0.0, 0

@@ -279,3 +279,12 @@ def test_recipe_benchmark_pieces_and_smoke_run(vocab, tmp_path, capsys):
     assert [(r["recipe"], r["cpu_s"]) for r in rows] == [("seed", 0.2), ("seed", 0.4), ("course", 0.2), ("course", 0.4)]
     assert all(r["steps"] > 0 and math.isfinite(r["stream_bpc"]) for r in rows)
     assert "Validation bpc of a 2x256 LSTM" in capsys.readouterr().out
+
+
+def test_train_tbptt_refuses_text_too_short_for_one_batch(vocab):
+    """Too little text for one (B, T) batch is a clear error, not an endless loop."""
+    model = CharModel(vocab, "rnn", embed_dim=4, hidden_size=4, num_layers=1)
+    ids = torch.randint(len(vocab), (1024,))
+    with pytest.raises(ValueError, match="too few for one batch of 16 streams x 64 steps"):
+        train_tbptt(model, ids, steps=3, batch_size=16, seq_len=64)
+    assert len(train_tbptt(model, ids, steps=3, batch_size=4, seq_len=32)) == 1  # enough for 4 x 32

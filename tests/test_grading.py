@@ -490,3 +490,32 @@ def test_charlm_fixtures_get_their_expected_scores(charlm_graded):
             wrong[name] = (row["status"], got, row["reasons"], row["incidents"])
     assert not wrong, wrong
     assert json.loads((gs / "solution.ipynb" / "results.json").read_text())["score"] == 16
+
+
+def test_charlm_train_step_is_graded_at_the_exercises_clip():
+    """A notebook that raises its own CLIP and does not clip must not get the clipping point."""
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    from rnn_course.charlm import train_step as reference_step
+    from rnn_course.exercises.charlm import questions as q
+
+    def no_clip(model, optimizer, x, y, state=None):
+        logits, state = model(x, state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item(), tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+    def clip_at_1(model, optimizer, x, y, state=None):
+        return reference_step(model, optimizer, x, y, state, clip=1.0)
+
+    inputs = q.train_step_inputs(torch.Generator().manual_seed(0))
+    scores = {}
+    for name, fn in (("no clip", no_clip), ("clip 1", clip_at_1)):
+        mark = Marker(3)
+        q.check_train_step(mark, q.probe_train_step({"train_step": fn, "CLIP": 1e9, "nn": nn}, inputs), inputs)
+        scores[name] = mark.score
+    assert scores["clip 1"] == 3
+    assert scores["no clip"] < 3
