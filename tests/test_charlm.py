@@ -214,6 +214,37 @@ def test_latency_per_char(vocab):
         latency_per_char(small(vocab), len(vocab), repeats=0)
 
 
+class Sleeper(nn.Module):
+    """A stand-in model with a known cost: slow warm-up calls, then DELAY per call, and one hiccup."""
+
+    DELAY, WARMUP, HICCUP_AT = 0.003, 3, 15
+
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+        self.vocab_size, self.calls = vocab_size, 0
+
+    def forward(self, x, state=None):
+        import time
+
+        self.calls += 1
+        if self.calls <= self.WARMUP:
+            time.sleep(0.05)  # first calls: allocation, lazy initialisation
+        elif self.calls == self.WARMUP + self.HICCUP_AT:
+            time.sleep(0.2)  # another program wakes up once
+        else:
+            time.sleep(self.DELAY)
+        return torch.zeros(1, 1, self.vocab_size), state
+
+
+def test_latency_is_the_median_run_per_character_after_warmup(vocab):
+    """Warm-up calls and a one-off hiccup do not move the figure; it is per character, not per run."""
+    model = Sleeper(len(vocab))
+    seconds = latency_per_char(model, len(vocab), n_chars=10, warmup=Sleeper.WARMUP, repeats=5)
+    assert model.calls == Sleeper.WARMUP + 5 * 10
+    assert Sleeper.DELAY <= seconds < 1.5 * Sleeper.DELAY  # the mean run would be over 2x DELAY
+
+
 # ---------------------------------------------------------------- checkpoints
 
 @pytest.mark.parametrize("kind", KINDS)

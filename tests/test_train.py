@@ -108,6 +108,10 @@ def test_batches_with_lengths():
     loss, metric = evaluate(result_model := task.model("gru", 8), task, (x, y, lengths))
     assert loss == pytest.approx(F.mse_loss(result_model(x, lengths), y).item())
     assert predict(result_model, x, lengths, batch_size=5).shape == (16, 1)
+    # the lengths are used: reading every sequence at its full padded length gives other outputs
+    assert (lengths < x.size(1)).any()
+    with torch.no_grad():
+        assert not torch.allclose(result_model(x, lengths), result_model(x, torch.full_like(lengths, x.size(1))))
 
 
 def test_predict_restores_training_mode():
