@@ -377,6 +377,20 @@ def _grade_fixture_set(tmp_path_factory, exercise: str, folder: Path, expected: 
     return code, rows, subs, out, gs, seconds
 
 
+def assert_expected_rows(rows: dict, expected: dict) -> None:
+    """Every graded row has its fixture's status, scores and incidents, and every lost point has its reason."""
+    wrong = {}
+    for name, spec in expected.items():
+        row = rows[name]
+        got = {q: float(row[q]) for q in spec["scores"]}
+        missing = [text for text in spec.get("incidents", []) if text not in row["incidents"]]
+        if row["status"] != spec["status"] or got != spec["scores"] or missing:
+            wrong[name] = (row["status"], got, row["reasons"], row["incidents"])
+    assert not wrong, wrong
+    for name, row in rows.items():
+        assert (float(row["total"]) == float(row["max"])) == (row["reasons"] == ""), name
+
+
 @pytest.fixture(scope="module")
 def toy_graded(tmp_path_factory):
     expected = json.loads((SUBMISSIONS / "toy_expected.json").read_text())
@@ -387,15 +401,7 @@ def test_toy_fixtures_get_their_expected_scores(toy_graded):
     expected, code, rows, _, _, _, seconds = toy_graded
     print(f"graded {len(rows)} toy fixtures in {seconds:.1f} s")
     assert code == 0 and sorted(rows) == sorted(expected)
-    wrong = {}
-    for name, exp in expected.items():
-        row = rows[name]
-        got = {q: float(row[q]) for q in exp["scores"]}
-        if row["status"] != exp["status"] or got != exp["scores"]:
-            wrong[name] = (row["status"], got, row["reasons"], row["incidents"])
-    assert not wrong, wrong
-    for name, row in rows.items():  # every lost point has its reason
-        assert (float(row["total"]) == float(row["max"])) == (row["reasons"] == ""), name
+    assert_expected_rows(rows, expected)
 
 
 def test_toy_reasons_name_the_broken_cell(toy_graded):
@@ -481,14 +487,7 @@ def test_charlm_fixtures_get_their_expected_scores(charlm_graded):
     code, rows, _, _, gs, seconds = charlm_graded
     print(f"graded {len(rows)} char-LM fixtures in {seconds:.1f} s")
     assert code == 0 and sorted(rows) == sorted(CHARLM)
-    wrong = {}
-    for name, spec in CHARLM.items():
-        row = rows[name]
-        got = {q: float(row[q]) for q in spec["scores"]}
-        missing = [text for text in spec.get("incidents", []) if text not in row["incidents"]]
-        if row["status"] != spec["status"] or got != spec["scores"] or missing:
-            wrong[name] = (row["status"], got, row["reasons"], row["incidents"])
-    assert not wrong, wrong
+    assert_expected_rows(rows, CHARLM)
     assert json.loads((gs / "solution.ipynb" / "results.json").read_text())["score"] == 16
 
 
