@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import torch
 from nbformat.v4 import new_code_cell, new_notebook
 
 from rnn_course import cli
-from rnn_course.grading import Exercise, Marker, Question, compare, load_exercise
+from rnn_course.grading import Exercise, Marker, Question, compare, kernel, load_exercise
 from rnn_course.grading.batch import columns, find_submissions, read_csv, result_row, write_csv_atomic
 from rnn_course.grading.gradescope import results_json
 from rnn_course.grading.runner import QuestionGrade, Result
@@ -326,6 +327,50 @@ def test_limits_cap_memory_and_file_size(tmp_path):
     assert bad.returncode != 0 and "positive" in bad.stderr
 
 
+# --- the sandbox's kernel ----------------------------------------------------------------------------
+
+def _stuck_kernel_cmd(stuck_starts: int):
+    """A kernel command that, for its first ``stuck_starts`` launches, prints and hangs instead."""
+    real = kernel._LimitedKernelManager.format_kernel_cmd
+    launches = []
+
+    def cmd(self, extra_arguments=None):
+        launches.append(1)
+        if len(launches) <= stuck_starts:
+            return [sys.executable, "-c", "import time; print('stuck before binding', flush=True); time.sleep(600)"]
+        return real(self, extra_arguments)
+
+    return cmd, launches
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets: POSIX only")
+def test_sandbox_talks_over_its_own_unix_sockets(tmp_path):
+    with kernel.Sandbox(tmp_path / "work") as sb:
+        assert sb._km.transport == "ipc"
+        folder = Path(sb._ipc_dir)
+        assert sb.run("x = 1", timeout=30).ok and any(folder.iterdir())
+        assert sb.run("import os; os._exit(3)", timeout=30).status == "died"  # restarted, in a new folder
+        assert not folder.exists() and sb.run("y = 2", timeout=30).ok
+        folder = Path(sb._ipc_dir)
+    assert not folder.exists()
+
+
+def test_sandbox_start_retries_a_kernel_that_hangs(tmp_path, monkeypatch):
+    cmd, launches = _stuck_kernel_cmd(stuck_starts=1)
+    monkeypatch.setattr(kernel._LimitedKernelManager, "format_kernel_cmd", cmd)
+    with kernel.Sandbox(tmp_path / "work", startup_timeout=3) as sb:
+        assert sb.run("x = 40 + 2", timeout=30).ok and len(launches) == 2
+
+
+def test_sandbox_start_gives_up_with_the_kernels_log(tmp_path, monkeypatch):
+    cmd, launches = _stuck_kernel_cmd(stuck_starts=kernel.START_ATTEMPTS)
+    monkeypatch.setattr(kernel._LimitedKernelManager, "format_kernel_cmd", cmd)
+    sb = kernel.Sandbox(tmp_path / "work", startup_timeout=2)
+    with pytest.raises(RuntimeError, match="did not start.*its log ends: .*stuck before binding"):
+        sb.start()
+    assert len(launches) == kernel.START_ATTEMPTS and sb._km is None and not sb.alive
+
+
 # --- the command line -------------------------------------------------------------------------------
 
 def test_cli_rejects_bad_arguments(tmp_path, capsys):
@@ -400,8 +445,9 @@ def toy_graded(tmp_path_factory):
 def test_toy_fixtures_get_their_expected_scores(toy_graded):
     expected, code, rows, _, _, _, seconds = toy_graded
     print(f"graded {len(rows)} toy fixtures in {seconds:.1f} s")
-    assert code == 0 and sorted(rows) == sorted(expected)
-    assert_expected_rows(rows, expected)
+    assert sorted(rows) == sorted(expected)
+    assert_expected_rows(rows, expected)  # first: it shows the reasons of a row that went wrong
+    assert code == 0
 
 
 def test_toy_reasons_name_the_broken_cell(toy_graded):
@@ -486,8 +532,9 @@ def test_charlm_questions_cover_the_exercise():
 def test_charlm_fixtures_get_their_expected_scores(charlm_graded):
     code, rows, _, _, gs, seconds = charlm_graded
     print(f"graded {len(rows)} char-LM fixtures in {seconds:.1f} s")
-    assert code == 0 and sorted(rows) == sorted(CHARLM)
-    assert_expected_rows(rows, CHARLM)
+    assert sorted(rows) == sorted(CHARLM)
+    assert_expected_rows(rows, CHARLM)  # first: it shows the reasons of a row that went wrong
+    assert code == 0
     assert json.loads((gs / "solution.ipynb" / "results.json").read_text())["score"] == 16
 
 

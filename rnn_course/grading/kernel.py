@@ -13,11 +13,19 @@
 After ``restarted`` the kernel is a fresh one with an empty namespace: the caller decides what to re-run.
 The kernel runs in its own session (process group), under the limits of ``limits.py``, with its working
 directory, environment and standard streams (a log file) chosen by the grader.
+
+On Linux and macOS the kernel talks to the grader over Unix sockets in a folder of its own, not TCP ports:
+jupyter_client picks free TCP ports and the kernel binds them later, so with other kernels starting at the
+same time (parallel grading, a test run) a port can be taken in between. A kernel whose IOPub port was taken
+stays alive without ever answering, which cost a submission its whole start-up timeout. A kernel that still
+does not come up is started once more before ``start`` gives up, with the end of its log in the error.
 """
 from __future__ import annotations
 
 import os
 import queue
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +35,8 @@ from jupyter_client import KernelManager
 from rnn_course.grading.limits import wrap
 
 GRACE_S = 3.0  # how long an interrupted cell may take to stop before the kernel is killed
+START_ATTEMPTS = 2  # fresh kernels tried by one ``start`` before it gives up
+TRANSPORT = "ipc" if os.name == "posix" else "tcp"  # see the module docstring
 SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "API_KEY", "ACCESS_KEY", "PRIVATE")
 
 
@@ -102,28 +112,48 @@ class Sandbox:
         self._km = None
         self._kc = None
         self._log = None
+        self._ipc_dir: str | None = None
 
     # -- lifetime ---------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start a fresh kernel (raises RuntimeError if it does not come up)."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        km = _LimitedKernelManager(kernel_name="python3")
-        km.memory_mb, km.file_mb = self.memory_mb, self.file_mb
-        self._log = open(self.workdir / "kernel.log", "ab")
-        km.start_kernel(env=self.env, cwd=str(self.workdir), stdout=self._log, stderr=self._log)
-        kc = km.blocking_client()
-        kc.start_channels()
-        self._km, self._kc = km, kc
-        try:
-            kc.wait_for_ready(timeout=self.startup_timeout)
-        except RuntimeError as err:
-            self.close()
-            raise RuntimeError(f"the grading kernel did not start: {err}") from err
+        """Start a fresh kernel (raises RuntimeError if it does not come up, after a second try)."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                break
+            except RuntimeError as err:
+                why = f"the grading kernel did not start ({err}); its log ends: {self._log_tail()}"
+                self.close()
+                if attempt == START_ATTEMPTS:
+                    raise RuntimeError(why) from err
         if self.preload:
             o = self.run(self.preload, timeout=self.startup_timeout, _recover=False)
             if not o.ok:
                 self.close()
                 raise RuntimeError(f"the grading kernel's preload {o.describe()}")
+
+    def _start_once(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        km = _LimitedKernelManager(kernel_name="python3", transport=TRANSPORT)
+        if TRANSPORT == "ipc":
+            self._ipc_dir = tempfile.mkdtemp(prefix="rnn-course-ipc-")
+            km.ip = os.path.join(self._ipc_dir, "kernel")
+        km.memory_mb, km.file_mb = self.memory_mb, self.file_mb
+        self._log = open(self.workdir / "kernel.log", "ab")
+        self._km = km
+        km.start_kernel(env=self.env, cwd=str(self.workdir), stdout=self._log, stderr=self._log)
+        kc = km.blocking_client()
+        kc.start_channels()
+        self._kc = kc
+        kc.wait_for_ready(timeout=self.startup_timeout)
+
+    def _log_tail(self, n: int = 300) -> str:
+        try:
+            text = (self.workdir / "kernel.log").read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        text = " ".join(text.split())
+        return ("..." + text[-n:] if len(text) > n else text) or "(empty)"
 
     def close(self) -> None:
         """Kill the kernel (and its process group) and release its channels."""
@@ -138,7 +168,9 @@ class Sandbox:
             self._km.cleanup_resources()
         if self._log is not None:
             self._log.close()
-        self._km = self._kc = self._log = None
+        if self._ipc_dir is not None:
+            shutil.rmtree(self._ipc_dir, ignore_errors=True)
+        self._km = self._kc = self._log = self._ipc_dir = None
 
     def restart(self) -> None:
         """Replace the kernel by a fresh one."""
