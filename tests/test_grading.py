@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from rnn_course import cli
 from rnn_course.grading import Exercise, Marker, Question, compare, kernel, load_exercise
 from rnn_course.grading.batch import columns, find_submissions, read_csv, result_row, write_csv_atomic
 from rnn_course.grading.gradescope import results_json
-from rnn_course.grading.runner import QuestionGrade, Result
+from rnn_course.grading.runner import QuestionGrade, Result, grade_submission
 from rnn_course.grading.submission import SubmissionError, defined_names, defining_cells, read_submission
 from rnn_course.grading.transfer import check_plain, probe_code, read_result
 
@@ -369,6 +370,21 @@ def test_sandbox_start_gives_up_with_the_kernels_log(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="did not start.*its log ends: .*stuck before binding"):
         sb.start()
     assert len(launches) == kernel.START_ATTEMPTS and sb._km is None and not sb.alive
+
+
+
+def test_a_kernel_that_cannot_be_launched_is_a_grader_error_that_leaves_nothing(tmp_path, monkeypatch):
+    def missing(self, extra_arguments=None):
+        missing.launches += 1
+        return [str(tmp_path / "no-such-python")]
+
+    missing.launches = 0
+    monkeypatch.setattr(kernel._LimitedKernelManager, "format_kernel_cmd", missing)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where the grader's folders would stay
+    (tmp_path / "tmp").mkdir()
+    result = grade_submission(SUBMISSIONS / "toy" / "solution.ipynb", load_exercise(str(TOY)), seed=1)
+    assert result.status == "grader error" and "did not start" in result.message and "no-such-python" in result.message
+    assert missing.launches == kernel.START_ATTEMPTS and not any((tmp_path / "tmp").iterdir())
 
 
 # --- the command line -------------------------------------------------------------------------------

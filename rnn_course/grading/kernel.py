@@ -121,7 +121,7 @@ class Sandbox:
             try:
                 self._start_once()
                 break
-            except RuntimeError as err:
+            except Exception as err:  # a hung or dead kernel, or one that could not be launched at all
                 why = f"the grading kernel did not start ({err}); its log ends: {self._log_tail()}"
                 self.close()
                 if attempt == START_ATTEMPTS:

@@ -213,9 +213,6 @@ def grade_submission(path: str | Path, exercise: Exercise, seed: int | None = No
                           preload=exercise.preload)
         try:
             sandbox.start()
-        except RuntimeError as err:
-            return zero_result(exercise, name, "grader error", str(err), sub.sha256, time.monotonic() - start, seed)
-        try:
             g = _Grading(sub, exercise, sandbox, deadline=start + budget, cell_timeout=cell_timeout)
             for pattern, note in exercise.flags:
                 cells = [sub.label(i) for i, src in enumerate(sub.cells) if re.search(pattern, src)]
@@ -226,7 +223,7 @@ def grade_submission(path: str | Path, exercise: Exercise, seed: int | None = No
             for k, q in enumerate(exercise.questions):
                 gen = torch.Generator().manual_seed((seed * 1_000_003 + k) % 2**63)
                 grades.append(g.grade(q, gen))
-        except RuntimeError as err:  # a fresh kernel did not start
+        except RuntimeError as err:  # the first kernel or a fresh one did not start
             return zero_result(exercise, name, "grader error", str(err), sub.sha256, time.monotonic() - start, seed)
         finally:
             sandbox.close()
