@@ -3,7 +3,9 @@
 - ``rnn-course assign MASTER``: the student and solutions notebooks from an exercise's master notebook;
 - ``rnn-course grade SUBMISSIONS``: a folder of submitted notebooks -> a CSV of points per question, with a
   reason for every lost point (and, with ``--gradescope``, Gradescope ``results.json`` files);
-- ``rnn-course execute NOTEBOOK...``: run notebooks in place to regenerate their committed outputs.
+- ``rnn-course execute NOTEBOOK...``: run notebooks in place to regenerate their committed outputs;
+- ``rnn-course sweep NOTEBOOK...``: re-execute chapters under other seeds and thread counts and tabulate, for
+  every claim, in how many runs it held and its worst margin (``rnn_course.sweep``).
 
 ``rnn-course COMMAND --help`` lists each command's options.
 """
@@ -132,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=1800, help="seconds per cell (default 1800)")
     p.add_argument("--kernel", default="python3", help="kernel name (default python3)")
     p.set_defaults(func=_execute)
+
+    from rnn_course import sweep
+
+    p = sub.add_parser("sweep", help="re-run chapters under other seeds and threads; tabulate their claims",
+                       description="Execute each notebook once per variant (its default seeds shifted by each "
+                                   "offset, or explicit seed sets, times each thread count), the claims recorded "
+                                   "instead of raised, and print for every claim how many runs it held in and "
+                                   "its worst margin. Notebooks are not modified.")
+    sweep.add_arguments(p)
+    p.set_defaults(func=sweep.main_sweep)
     return parser
 
 

@@ -59,3 +59,60 @@ def test_import_changes_no_setting():
             "rnn_course.nb; after=(torch.get_num_threads(), torch.get_default_dtype(), "
             "torch.are_deterministic_algorithms_enabled()); assert before == after, (before, after)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_seeds_come_from_the_environment(monkeypatch, capsys):
+    from rnn_course.device import setup
+
+    monkeypatch.setenv("RNN_COURSE_DEVICE", "cpu")
+    monkeypatch.delenv("RNN_COURSE_THREADS", raising=False)
+    monkeypatch.delenv("RNN_COURSE_SEED", raising=False)
+    monkeypatch.delenv("RNN_COURSE_SEEDS", raising=False)
+    threads = torch.get_num_threads()
+    try:
+        run = setup(seed=4, seeds=[4, 5], gpu_seeds=[4, 5, 6, 7])
+        assert (run.seed, run.seeds, run.threads) == (4, [4, 5], 1)
+        assert "Seeds: 4 (the chapter's default); comparisons over [4, 5] (the chapter's default)" in \
+            capsys.readouterr().out
+        monkeypatch.setenv("RNN_COURSE_SEED", "11")
+        monkeypatch.setenv("RNN_COURSE_SEEDS", "21, 22,23")
+        monkeypatch.setenv("RNN_COURSE_THREADS", "2")
+        run = setup(seed=4, seeds=[4, 5])
+        assert (run.seed, run.seeds, run.threads) == (11, [21, 22, 23], 2) and torch.get_num_threads() == 2
+        out = capsys.readouterr().out
+        assert "from RNN_COURSE_SEED)" in out and "from RNN_COURSE_SEEDS" in out and "set by RNN_COURSE_THREADS" in out
+        assert torch.rand(1).item() == (torch.manual_seed(11), torch.rand(1).item())[1]  # seeded with the main seed
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_gpu_seeds_on_cuda(monkeypatch):
+    from rnn_course.device import setup
+
+    monkeypatch.delenv("RNN_COURSE_DEVICE", raising=False)
+    monkeypatch.delenv("RNN_COURSE_SEEDS", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Fake GPU")
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: None)
+    threads = torch.get_num_threads()
+    try:
+        assert setup(seeds=[0, 1], gpu_seeds=[0, 1, 2, 3], verbose=False).seeds == [0, 1, 2, 3]
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("var, value, message", [
+    ("RNN_COURSE_SEED", "1,2", "must be one integer"), ("RNN_COURSE_SEED", "x", "comma-separated"),
+    ("RNN_COURSE_SEEDS", "1,-2", "non-negative"), ("RNN_COURSE_SEEDS", "3,3", "distinct"),
+    ("RNN_COURSE_THREADS", "0", "one integer >= 1")])
+def test_bad_environment_is_explained(monkeypatch, var, value, message):
+    from rnn_course.device import setup
+
+    monkeypatch.setenv("RNN_COURSE_DEVICE", "cpu")
+    monkeypatch.setenv(var, value)
+    threads = torch.get_num_threads()
+    try:
+        with pytest.raises(ValueError, match=message):
+            setup(verbose=False)
+    finally:
+        torch.set_num_threads(threads)
