@@ -1,13 +1,8 @@
-r"""The gate-ablation study: named configurations, their parameter counts, and what the papers report.
+r"""The gate-ablation study: models of the configurations, a study runner, and what the papers report.
 
-Each ``Ablation`` names one change to the course's LSTM or GRU and maps it onto a variant of
-``rnn_course.variants`` (which computes it). A gate "held" at a constant is not computed, and its rows of
-the weights do not exist, so an LSTM layer with ``G`` learned gate blocks (4 when nothing is removed) has
-
-.. math::
-    G\,H\,(I + H + 2)
-
-parameters (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``), a GRU likewise with 3 blocks at most.
+The configurations are the cell variants of ``rnn_course.variants.VARIANTS`` (one registry); here they
+become layers and models (``ablation_layer``, ``ablation_model``), a study trains each over several seeds
+(``run_study``, spread over CPU processes), and ``LITERATURE`` says what the papers found.
 
 ``LITERATURE`` holds, as data, what Hochreiter & Schmidhuber (1997), Gers, Schmidhuber & Cummins (2000),
 Jozefowicz, Zaremba & Sutskever (2015) and Greff et al. (2017) report about these changes: qualitative
@@ -22,72 +17,37 @@ from dataclasses import dataclass
 
 import torch
 
-from rnn_course.cells import RecurrentLayer
-from rnn_course.continual import CarryState
+from rnn_course.checks import int_at_least
+from rnn_course.compare import Comparison
 from rnn_course.device import set_seed
-from rnn_course.train import Comparison, TrainConfig, train
-from rnn_course.variants import get_variant
+from rnn_course.layer import RecurrentLayer
+from rnn_course.train import TrainConfig, train
+from rnn_course.variants import VARIANTS, CellVariant
 
 
-@dataclass(frozen=True)
-class Ablation:
-    """One configuration of the study: which cell, which variant of it, and how to call it."""
-
-    key: str  # short name used in tables and code, e.g. "no_forget"
-    kind: str  # "lstm" or "gru"
-    variant: str  # name in rnn_course.variants.VARIANTS[kind]
-    label: str  # what plots show
-    change: str  # the equation that changes, in words
-    greff: str = ""  # Greff et al. (2017)'s abbreviation, where they studied it
-
-    @property
-    def learned_gates(self) -> tuple[str, ...]:
-        """The gate blocks that have weights (PyTorch's order), e.g. ("i", "g", "o") without a forget gate."""
-        return get_variant(self.kind, self.variant).learned_gates
-
-    def layer(self, input_size: int, hidden_size: int, num_layers: int = 1) -> RecurrentLayer:
-        """A batch-first ``RecurrentLayer`` of this configuration (a drop-in for ``nn.LSTM``/``nn.GRU``)."""
-        return RecurrentLayer(self.kind, input_size, hidden_size, num_layers, variant=self.variant)
-
-    def model(self, task, hidden_size: int):
-        """A ``SequenceModel`` for ``task`` (its input, output and head) around ``self.layer(...)``."""
-        return task.model(self.kind, hidden_size, rnn=self.layer(task.input_size, hidden_size))
-
-    def num_parameters(self, input_size: int, hidden_size: int) -> int:
-        """Parameters of one layer: G H (I + H + 2) for the G learned gate blocks."""
-        for name, value in [("input_size", input_size), ("hidden_size", hidden_size)]:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        return len(self.learned_gates) * hidden_size * (input_size + hidden_size + 2)
+def get_ablation(key: str) -> CellVariant:
+    """The configuration named ``key`` (one of ``VARIANTS``); a clear ``ValueError`` otherwise."""
+    if key not in VARIANTS:
+        raise ValueError(f"unknown configuration {key!r}; expected one of {list(VARIANTS)}")
+    return VARIANTS[key]
 
 
-ABLATIONS: dict[str, Ablation] = {a.key: a for a in [
-    Ablation("lstm", "lstm", "full", "LSTM", "none: PyTorch's LSTM, PyTorch's init", "V"),
-    Ablation("no_forget", "lstm", "no_forget", "LSTM, no forget gate (f=1)", "c' = c + i g (the 1997 LSTM)", "NFG"),
-    Ablation("no_input", "lstm", "no_input", "LSTM, no input gate (i=1)", "c' = f c + g", "NIG"),
-    Ablation("no_output", "lstm", "no_output", "LSTM, no output gate (o=1)", "h' = tanh(c')", "NOG"),
-    Ablation("cifg", "lstm", "cifg", "LSTM, coupled gates (i=1-f)", "c' = f c + (1 - f) g", "CIFG"),
-    Ablation("no_output_act", "lstm", "no_output_activation", "LSTM, no output activation", "h' = o c'", "NOAF"),
-    Ablation("forget_bias_1", "lstm", "forget_bias_1", "LSTM, forget bias 1", "init only: b_f = 1"),
-    Ablation("forget_bias_0", "lstm", "forget_bias_0", "LSTM, forget bias 0", "init only: b_f = 0"),
-    Ablation("gru", "gru", "full", "GRU", "none: PyTorch's GRU, PyTorch's init"),
-    Ablation("gru_no_reset", "gru", "no_reset", "GRU, no reset gate (r=1)", "n = tanh(W_in x + b_in + W_hn h + b_hn)"),
-    Ablation("gru_no_update", "gru", "no_update", "GRU, no update gate (z=0)", "h' = n"),
-]}
+def ablation_layer(key: str, input_size: int, hidden_size: int, num_layers: int = 1) -> RecurrentLayer:
+    """A batch-first ``RecurrentLayer`` of configuration ``key`` (a drop-in for ``nn.LSTM``/``nn.GRU``)."""
+    variant = get_ablation(key)
+    return RecurrentLayer(variant.kind, input_size, hidden_size, num_layers, variant=variant)
 
 
-def get_ablation(key: str) -> Ablation:
-    """The configuration named ``key`` (one of ``ABLATIONS``); a clear ``ValueError`` otherwise."""
-    if key not in ABLATIONS:
-        raise ValueError(f"unknown ablation {key!r}; expected one of {list(ABLATIONS)}")
-    return ABLATIONS[key]
+def ablation_model(key: str, task, hidden_size: int):
+    """A ``SequenceModel`` for ``task`` (its input, output and head) around ``ablation_layer(key, ...)``."""
+    variant = get_ablation(key)
+    return task.model(variant.kind, hidden_size, rnn=ablation_layer(key, task.input_size, hidden_size))
 
 
 def study_workers(workers: int | None, n_jobs: int, device=None) -> int:
     """How many processes ``run_study`` uses for ``n_jobs`` runs: ``workers`` (at most one per run), or for
     ``None`` one per usable CPU core; always 1 on a GPU. A clear ``ValueError`` for anything else."""
-    if not isinstance(n_jobs, int) or n_jobs < 1:
-        raise ValueError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
+    int_at_least("n_jobs", n_jobs)
     on_cpu = device is None or torch.device(device).type == "cpu"
     if workers is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -99,34 +59,30 @@ def study_workers(workers: int | None, n_jobs: int, device=None) -> int:
     return min(workers, n_jobs)
 
 
-def _build(ablation: Ablation, task, hidden_size: int, seed: int, device, carry_state: bool):
-    """``(model, trained)``: the model seeded with ``seed`` on ``device``, and what ``train`` is given."""
+def _build(key: str, task, hidden_size: int, seed: int, device):
+    """Configuration ``key``'s model for ``task``, seeded with ``seed``, on ``device``."""
     set_seed(seed)
-    model = ablation.model(task, hidden_size)
-    if device is not None:
-        model = model.to(device)
-    return model, CarryState(model) if carry_state else model
+    model = ablation_model(key, task, hidden_size)
+    return model if device is None else model.to(device)
 
 
-def _run_one(key, seed, task, config, hidden_size, device, carry_state, eval_set):
-    """One run in a worker process (one torch thread): the ``TrainResult`` without its model, the trained
-    weights (CPU tensors) and, with ``carry_state``, the state carried at the end."""
+def _run_one(key, seed, task, config, hidden_size, device, eval_set):
+    """One run in a worker process (one torch thread): the ``TrainResult`` without its model, and the trained
+    weights (CPU tensors)."""
     torch.set_num_threads(1)
-    model, trained = _build(get_ablation(key), task, hidden_size, seed, device, carry_state)
-    result = train(trained, task, config, seed=seed, name=key, eval_set=eval_set)
+    model = _build(key, task, hidden_size, seed, device)
+    result = train(model, task, config, seed=seed, name=key, eval_set=eval_set)
     result.model = None
-    carried = getattr(trained, "state", None)
-    return result, {k: v.detach().cpu() for k, v in model.state_dict().items()}, carried
+    return result, {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
-def run_study(task, keys, seeds, config: TrainConfig, hidden_size: int, *, device=None, carry_state: bool = False,
-              eval_set=None, workers: int | None = None) -> tuple[Comparison, dict]:
+def run_study(task, keys, seeds, config: TrainConfig, hidden_size: int, *, device=None, eval_set=None,
+              workers: int | None = None) -> tuple[Comparison, dict]:
     """Train every configuration in ``keys`` with every seed on ``task`` with ``rnn_course.train.train``.
 
-    Each model is built after ``set_seed(seed)`` and moved to ``device``. With ``carry_state`` the model is
-    trained through ``CarryState`` (truncated backpropagation through time on a stream that is never cut;
-    use it with ``ContinualReber``). Returns the ``Comparison`` (one result per key and seed, named by key)
-    and the trained models, ``{(key, seed): model}``.
+    Each model is built after ``set_seed(seed)`` and moved to ``device``; ``config.carry_state`` trains on a
+    stream that is never cut (use it with ``ContinualReber``). Returns the ``Comparison`` (one result per key
+    and seed, named by key) and the trained models, ``{(key, seed): model}``.
 
     The runs are independent, so on the CPU they are spread over ``workers`` processes (default: one per
     usable core, at most one per run; always 1 on a GPU), each with one torch thread. ``workers=1`` trains
@@ -137,39 +93,34 @@ def run_study(task, keys, seeds, config: TrainConfig, hidden_size: int, *, devic
     keys, seeds = list(keys), list(seeds)
     if not keys or not seeds:
         raise ValueError(f"keys and seeds must not be empty, got keys={keys!r}, seeds={seeds!r}")
-    ablations = [get_ablation(key) for key in keys]
-    jobs = [(ablation, seed) for ablation in ablations for seed in seeds]
+    for key in keys:
+        get_ablation(key)
+    jobs = [(key, seed) for key in keys for seed in seeds]
     workers = study_workers(workers, len(jobs), device)
     results, models = [], {}
     if workers == 1:
-        for ablation, seed in jobs:
-            model, trained = _build(ablation, task, hidden_size, seed, device, carry_state)
-            results.append(train(trained, task, config, seed=seed, name=ablation.key, eval_set=eval_set))
-            models[ablation.key, seed] = model
+        for key, seed in jobs:
+            model = _build(key, task, hidden_size, seed, device)
+            results.append(train(model, task, config, seed=seed, name=key, eval_set=eval_set))
+            models[key, seed] = model
         return Comparison(results), models
     # spawn, never fork: a forked child of a process that has started torch's thread pools can deadlock
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_run_one, ablation.key, seed, task, config, hidden_size, device, carry_state,
-                               eval_set) for ablation, seed in jobs]
-        for (ablation, seed), future in zip(jobs, futures):
+        futures = [pool.submit(_run_one, key, seed, task, config, hidden_size, device, eval_set)
+                   for key, seed in jobs]
+        for (key, seed), future in zip(jobs, futures):
             try:
-                result, weights, carried = future.result()
+                result, weights = future.result()
             except Exception as err:
                 for other in futures:
                     other.cancel()
-                raise RuntimeError(f"run_study: configuration {ablation.key!r} with seed {seed} failed in a "
-                                   f"worker process: {type(err).__name__}: {err}") from err
-            model = ablation.model(task, hidden_size)
+                raise RuntimeError(f"run_study: configuration {key!r} with seed {seed} failed in a worker "
+                                   f"process: {type(err).__name__}: {err}") from err
+            model = ablation_model(key, task, hidden_size)
             model.load_state_dict(weights)
-            if device is not None:
-                model = model.to(device)
-            if carry_state:
-                result.model = CarryState(model)
-                result.model.state = carried
-            else:
-                result.model = model
+            result.model = model if device is None else model.to(device)
             results.append(result)
-            models[ablation.key, seed] = model
+            models[key, seed] = result.model
     return Comparison(results), models
 
 
@@ -178,7 +129,7 @@ class Finding:
     """One finding of one paper about one configuration, as the paper states it."""
 
     source: str  # bibliography key
-    ablation: str  # key in ABLATIONS
+    ablation: str  # key in rnn_course.variants.VARIANTS
     setting: str  # the paper's tasks or data
     finding: str  # the paper's qualitative result (a ranking or a significance statement)
     expect: str | None  # compared with the full cell: "worse", "about equal", or None (not a ranking)
@@ -218,6 +169,6 @@ def literature_table():
     """``LITERATURE`` as a pandas DataFrame, one row per finding, with each configuration's label."""
     import pandas as pd
 
-    rows = [{"configuration": ABLATIONS[f.ablation].label, "source": f.source, "setting": f.setting,
+    rows = [{"configuration": VARIANTS[f.ablation].label, "source": f.source, "setting": f.setting,
              "finding": f.finding, "expect": f.expect, "compare_on": ", ".join(f.compare_on)} for f in LITERATURE]
     return pd.DataFrame(rows)

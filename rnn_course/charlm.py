@@ -2,23 +2,28 @@
 
 ``CharModel`` is embedding -> ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` -> linear, the same in everything but the
 recurrent layer. It predicts the next character at *every* position, so a batch of ``B x T`` characters gives
-``B x T`` training signals. Around it: one TBPTT training step and loop, bits per character over a whole
-split, text generation, per-character latency at batch 1, and checkpoints that carry the vocabulary.
+``B x T`` training signals. Around it: ``CharStream``, a text as a task for the course's training loop
+(``rnn_course.train.train`` with ``carry_state``: truncated BPTT), ``train_tbptt`` that runs it, bits per
+character over a whole split, text generation, per-character latency at batch 1 (``rnn_course.timing``),
+and checkpoints that carry the vocabulary.
 """
 from __future__ import annotations
 
 import math
-import statistics
-import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rnn_course.text import Vocab, detach_state, tbptt_batches
+from rnn_course.checks import int_at_least
+from rnn_course.kinds import TORCH_MODULES, check_kind
+from rnn_course.text import Vocab, tbptt_batches
+from rnn_course.timing import median_seconds
+from rnn_course.train import TrainConfig, detach_state, train
 
-RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+RECURRENT = TORCH_MODULES  # kind -> PyTorch module, as the exercise names it
 CHECKPOINT_FORMAT = "rnn_course.charlm/1"
 
 
@@ -34,20 +39,20 @@ class CharModel(nn.Module):
         super().__init__()
         if not isinstance(vocab, Vocab):
             raise ValueError(f"vocab must be a rnn_course.text.Vocab, got {type(vocab).__name__}")
-        if not isinstance(kind, str) or kind.lower() not in RECURRENT:
-            raise ValueError(f"kind must be one of {sorted(RECURRENT)}, got {kind!r}")
+        kind = check_kind(kind)
         for name, value in (("embed_dim", embed_dim), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        self.vocab, self.kind = vocab, kind.lower()
+            int_at_least(name, value)
+        self.vocab, self.kind = vocab, kind
         self.config = dict(kind=self.kind, embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers)
         self.embedding = nn.Embedding(len(vocab), embed_dim)
         self.rnn = RECURRENT[self.kind](embed_dim, hidden_size, num_layers, batch_first=True)
         self.head = nn.Linear(hidden_size, len(vocab))
 
-    def forward(self, x: torch.Tensor, state=None):
+    def forward(self, x: torch.Tensor, state=None, return_state: bool = True):
+        """x (B, T) ids -> (logits (B, T, V), state); only the logits with ``return_state=False``."""
         out, state = self.rnn(self.embedding(x), state)  # (B, T, H)
-        return self.head(out), state  # (B, T, V)
+        logits = self.head(out)  # (B, T, V)
+        return (logits, state) if return_state else logits
 
     @torch.no_grad()
     def generate(self, prompt: str, length: int, temperature: float = 1.0, top_k: int | None = None,
@@ -160,46 +165,81 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
     return loss.item(), detach_state(state)
 
 
+@dataclass(frozen=True)
+class CharStream:
+    """A text as a task for ``rnn_course.train.train``: next-character prediction, truncated BPTT.
+
+    ``batches`` walks ``train_ids`` as ``batch_size`` contiguous streams, ``seq_len`` characters at a time
+    (``rnn_course.text.tbptt_batches``), round and round; each pass starts anew (the loop resets a carried
+    state there) and drops the short tail, so every step costs the same. The loss is the mean cross-entropy
+    over every position (nats); ``evaluate(model)`` gives the loss and the bits per character of ``eval_ids``
+    (``eval_fn``, default ``bits_per_char`` on 16 parallel streams, for speed).
+    """
+
+    train_ids: torch.Tensor = field(repr=False)
+    seq_len: int = 64
+    eval_ids: torch.Tensor | None = field(default=None, repr=False)
+    eval_fn: object = None  # (model, ids) -> bpc
+
+    name = "char_lm"
+    metric_name, higher_is_better, target = "bpc", False, None
+
+    def __post_init__(self):
+        int_at_least("seq_len", self.seq_len)
+        if not isinstance(self.train_ids, torch.Tensor) or self.train_ids.dim() != 1:
+            raise ValueError("train_ids must be a 1-D LongTensor of character ids")
+
+    def batches(self, batch_size: int, generator: torch.Generator):
+        n_full = (len(self.train_ids) // batch_size - 1) // self.seq_len  # full (B, T) batches in one pass
+        if n_full < 1:
+            raise ValueError(f"train_ids has {len(self.train_ids):,} ids: too few for one batch of {batch_size} "
+                             f"streams x {self.seq_len} steps (at least {batch_size * (self.seq_len + 1):,} ids)")
+        device = generator.device
+        while True:
+            yield None  # a new pass over the text: a zero state
+            for x, y in tbptt_batches(self.train_ids, batch_size, self.seq_len):
+                if x.size(1) < self.seq_len:
+                    break
+                yield x.to(device), y.to(device)
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.flatten(0, 1), y.flatten())
+
+    def evaluate(self, model: nn.Module) -> tuple[float, float]:
+        if self.eval_ids is None:
+            return math.nan, math.nan
+        bpc = (self.eval_fn or _fast_bpc)(model, self.eval_ids)
+        return bpc * math.log(2), bpc
+
+
 def train_tbptt(model: nn.Module, train_ids: torch.Tensor, steps: int, batch_size: int = 16, seq_len: int = 64,
-                lr: float = 3e-3, step_fn=train_step, eval_ids: torch.Tensor | None = None, eval_every: int = 0,
+                lr: float = 3e-3, step_fn=None, eval_ids: torch.Tensor | None = None, eval_every: int = 0,
                 eval_fn=None, log=None) -> list[dict]:
     """Train for ``steps`` TBPTT steps with Adam, going round ``train_ids`` as often as needed.
 
-    ``step_fn(model, optimizer, x, y, state) -> (loss, state)`` does one step (``train_step`` by default, or
-    a learner's own). Every ``eval_every`` steps (and at the end) the validation bpc of ``eval_ids`` is
-    recorded, by ``eval_fn(model, ids)`` (default: ``bits_per_char`` on 16 parallel streams, for speed).
-    Returns the history: one dict per evaluation with step, train_bpc (mean since the last record), val_bpc
-    and seconds of training so far (evaluation excluded). ``log(record)`` is called on each.
+    The course's training loop (``rnn_course.train.train``) on a ``CharStream``, with the state carried from
+    batch to batch and gradients clipped at norm 1. ``step_fn(model, optimizer, x, y, state) -> (loss,
+    state)`` does one step instead of the loop's own (a learner's ``train_step``). Every ``eval_every``
+    steps (and at the end) the validation bpc of ``eval_ids`` is recorded. Returns the history: one dict per
+    evaluation with step, train_bpc (mean since the last record), val_bpc and seconds of training so far
+    (evaluation excluded). ``log(record)`` is called on each.
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    n_full = (len(train_ids) // batch_size - 1) // seq_len  # full (B, T) batches in one pass
-    if n_full < 1:
-        raise ValueError(f"train_ids has {len(train_ids):,} ids: too few for one batch of {batch_size} streams x "
-                         f"{seq_len} steps (at least {batch_size * (seq_len + 1):,} ids needed)")
-    device = next(model.parameters()).device
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history, state, losses, seconds, step = [], None, [], 0.0, 0
-    while step < steps:
-        state = None  # a new pass over the text starts from a zero state
-        for x, y in tbptt_batches(train_ids, batch_size, seq_len):
-            if x.size(1) < seq_len:
-                break  # drop the short tail, so every step costs the same
-            t0 = time.perf_counter()
-            loss, state = step_fn(model, optimizer, x.to(device), y.to(device), state)
-            seconds += time.perf_counter() - t0
-            losses.append(loss)
-            step += 1
-            if (eval_every and step % eval_every == 0) or step == steps:
-                record = {"step": step, "train_bpc": sum(losses) / len(losses) / math.log(2), "seconds": seconds}
-                if eval_ids is not None:
-                    record["val_bpc"] = (eval_fn or _fast_bpc)(model, eval_ids)
-                history.append(record)
-                losses = []
-                if log is not None:
-                    log(record)
-            if step == steps:
-                break
+    int_at_least("steps", steps)
+    task = CharStream(train_ids, seq_len, eval_ids, eval_fn)
+    every = eval_every if eval_every else steps
+    config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, clip=1.0, eval_every=every, carry_state=True,
+                         progress=False)
+    result = train(model, task, config, step_fn=step_fn, name=getattr(model, "kind", None))
+    history, previous = [], 0
+    for step, metric, seconds in zip(result.eval_steps[1:], result.eval_metrics[1:], result.eval_seconds[1:]):
+        window = result.losses[previous:step]
+        record = {"step": step, "train_bpc": sum(window) / len(window) / math.log(2), "seconds": seconds}
+        if eval_ids is not None:
+            record["val_bpc"] = metric
+        history.append(record)
+        previous = step
+        if log is not None:
+            log(record)
     return history
 
 
@@ -208,31 +248,26 @@ def latency_per_char(model: nn.Module, vocab_size: int, n_chars: int = 100, warm
                      repeats: int = 7) -> float:
     """Seconds to produce one character at batch 1: feed one id, read the logits, carry the state.
 
-    ``warmup`` steps first (allocations, caches), then ``repeats`` timed runs of ``n_chars`` steps; the
-    median run, divided by ``n_chars``.
+    ``warmup`` steps first (allocations, caches), then the median of ``repeats`` timed runs of ``n_chars``
+    steps (``rnn_course.timing.median_seconds``), divided by ``n_chars``.
     """
     for name, value in (("n_chars", n_chars), ("repeats", repeats), ("vocab_size", vocab_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        int_at_least(name, value)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     x = torch.randint(vocab_size, (1, 1), device=device)
-    state = None
-    for _ in range(warmup):
-        _, state = model(x, state)
-    runs = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
+    state = [None]
+
+    def run():
         for _ in range(n_chars):
-            logits, state = model(x, state)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        runs.append(time.perf_counter() - t0)
+            _, state[0] = model(x, state[0])
+
+    for _ in range(warmup):
+        _, state[0] = model(x, state[0])
+    seconds = median_seconds(run, repeats=repeats, warmup=0, device=device)
     model.train(was_training)
-    return statistics.median(runs) / n_chars
+    return seconds / n_chars
 
 
 def save_checkpoint(model: CharModel, path: str | Path) -> None:

@@ -2,7 +2,7 @@
 
 ``SequenceModel(kind, input_size, hidden_size, output_size)`` is ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU``
 (batch first) followed by ``nn.Linear``; ``rnn=`` swaps in any module that is called and returns like them,
-for instance the course's own ``rnn_course.cells.RecurrentLayer``. The head reads either the last step
+for instance the course's own ``rnn_course.layer.RecurrentLayer``. The head reads either the last step
 (``head="last"``: one prediction per sequence) or every step (``head="every"``: one per time step)::
 
     model = SequenceModel("gru", input_size=2, hidden_size=64, output_size=1)          # adding problem
@@ -18,36 +18,12 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-KINDS = ("rnn", "lstm", "gru")
+from rnn_course.checks import int_at_least, one_of
+from rnn_course.init import set_forget_bias
+from rnn_course.kinds import TORCH_MODULES, check_kind
+from rnn_course.packing import last_valid, length_mask, run_padded
+
 HEADS = ("last", "every")
-TORCH_MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-
-
-def _positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-
-
-def set_forget_bias(module: nn.Module, value: float) -> nn.Module:
-    """Set an LSTM's forget-gate bias to ``value`` (Gers et al. 2000; Jozefowicz et al. 2015 use 1).
-
-    Works on ``nn.LSTM`` and on ``rnn_course.cells.RecurrentLayer("lstm", ...)``: for every ``bias_ih*``
-    parameter the forget block (the second of ``i|f|g|o``) becomes ``value`` and the matching ``bias_hh*``
-    block 0, so their sum, the bias the gate sees, is ``value``. Returns the module.
-    """
-    found = False
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            leaf = name.rsplit(".", 1)[-1]
-            if leaf.startswith(("bias_ih", "bias_hh")):
-                if p.shape[0] % 4:
-                    raise ValueError(f"{name} has {p.shape[0]} rows, not 4 gate blocks: is this an LSTM?")
-                H = p.shape[0] // 4
-                p[H: 2 * H] = value if leaf.startswith("bias_ih") else 0.0
-                found = True
-    if not found:
-        raise ValueError(f"{type(module).__name__} has no bias_ih/bias_hh parameters to set")
-    return module
 
 
 class SequenceModel(nn.Module):
@@ -61,7 +37,8 @@ class SequenceModel(nn.Module):
     head : "last" -> (B, output_size); "every" -> (B, T, output_size).
     rnn : a ready module to use instead of building one (batch first, called as ``rnn(x, state)``,
         returning ``(output, state)``); its ``hidden_size`` must match.
-    forget_bias : LSTM only: initial forget-gate bias (see ``set_forget_bias``); None keeps PyTorch's init.
+    forget_bias : LSTM only: initial forget-gate bias (``rnn_course.init.set_forget_bias``); None keeps
+        PyTorch's init.
     vocab_size : if given, inputs are integer ids (B, T), embedded into ``input_size`` features first.
     """
 
@@ -69,19 +46,17 @@ class SequenceModel(nn.Module):
                  head: str = "last", rnn: nn.Module | None = None, dropout: float = 0.0,
                  forget_bias: float | None = None, vocab_size: int | None = None):
         super().__init__()
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        if head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        kind = check_kind(kind)
+        one_of("head", head, HEADS)
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
                             ("output_size", output_size), ("num_layers", num_layers)):
-            _positive_int(name, value)
+            int_at_least(name, value)
         if forget_bias is not None and kind != "lstm":
             raise ValueError(f"forget_bias applies to kind 'lstm' only, got kind {kind!r}")
         self.kind, self.head_type = kind, head
         self.embedding = None
         if vocab_size is not None:
-            _positive_int("vocab_size", vocab_size)
+            int_at_least("vocab_size", vocab_size)
             self.embedding = nn.Embedding(vocab_size, input_size)
         if rnn is None:
             rnn = TORCH_MODULES[kind](input_size, hidden_size, num_layers, batch_first=True, dropout=dropout)
@@ -116,21 +91,15 @@ class SequenceModel(nn.Module):
         if lengths is None:
             out, state = self.rnn(x, state)  # B, T, D
         else:
-            from rnn_course.packing import run_padded  # imported here: packing is optional for plain batches
-
             out, state = run_padded(self.rnn, x, lengths, state)  # B, T, D, zeros on the padding
         if self.head_type == "every":
             y = self.head(out)  # B, T, output_size
             if lengths is not None:
-                from rnn_course.packing import length_mask
-
                 y = y * length_mask(lengths, x.shape[1], device=y.device).unsqueeze(-1).to(y.dtype)
         else:
             if lengths is None and not self.bidirectional:
                 last = out[:, -1]  # B, D
             else:
-                from rnn_course.packing import last_valid
-
                 if lengths is None:
                     lengths = torch.full((x.shape[0],), x.shape[1], dtype=torch.int64)
                 last = last_valid(out, lengths, bidirectional=self.bidirectional)  # B, D

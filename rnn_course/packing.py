@@ -11,9 +11,7 @@ or an integer tensor on any device. ``LastToken`` is a variable-length task for 
 """
 from __future__ import annotations
 
-import math
 import numbers
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnn_course.tasks import Task, _check_sample, _int_at_least
+from rnn_course.checks import int_at_least
 
 METHODS = ("auto", "packed", "segments")
 
@@ -108,8 +106,7 @@ def final_hidden(h_n: torch.Tensor, num_layers: int, bidirectional: bool) -> tor
     """
     if isinstance(h_n, (tuple, list)):
         raise ValueError("pass h_n, not the LSTM's tuple (h_n, c_n): final_hidden(state[0], ...)")
-    if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
-        raise ValueError(f"num_layers must be an int >= 1, got {num_layers!r}")
+    int_at_least("num_layers", num_layers)
     dirs = 2 if bidirectional else 1
     if not isinstance(h_n, torch.Tensor) or h_n.dim() != 3 or h_n.shape[0] != num_layers * dirs:
         got = tuple(h_n.shape) if isinstance(h_n, torch.Tensor) else type(h_n).__name__
@@ -208,8 +205,7 @@ def wasted_fraction(lengths, batches) -> float:
 
 def random_batches(n: int, batch_size: int, generator: torch.Generator | None = None) -> list[list[int]]:
     """Indices 0..n-1 shuffled and cut into batches of ``batch_size`` (the last may be smaller)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    int_at_least("batch_size", batch_size)
     perm = torch.randperm(n, generator=generator)
     return [perm[i: i + batch_size].tolist() for i in range(0, n, batch_size)]
 
@@ -220,65 +216,8 @@ def bucket_batches(lengths, batch_size: int, generator: torch.Generator | None =
     Sequences of similar length share a batch, so little is padded; ties are broken at random.
     """
     lengths = check_lengths(lengths)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    int_at_least("batch_size", batch_size)
     jitter = torch.randperm(lengths.numel(), generator=generator)
     order = jitter[lengths[jitter].argsort(stable=True)]
     batches = [order[i: i + batch_size].tolist() for i in range(0, lengths.numel(), batch_size)]
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-
-
-@dataclass(frozen=True)
-class LastToken(Task):
-    """Name the last token of a variable-length sequence: a task where reading the right position matters.
-
-    Sequences of ids from {1..vocab-1}, lengths uniform in [min_len, max_len], padded with id 0 to
-    ``max_len``. The label is the last real token (class ``token - 1``). ``sample`` returns
-    ``(ids, y, lengths)``, or ``(ids, y)`` with ``with_lengths=False``: the same data for a model that is not
-    told where each sequence ends. Chance: accuracy 1 / (vocab - 1), cross-entropy ln(vocab - 1).
-    """
-
-    max_len: int = 40  # padded length T
-    min_len: int = 1  # shortest sequence
-    vocab: int = 10  # ids 0 (padding) .. vocab - 1
-    embed_dim: int = 8  # the model's embedding size (its input_size)
-    with_lengths: bool = True  # return the lengths with every batch
-    target: float | None = 0.99  # accuracy that counts as solved
-
-    name = "last_token"
-    head = "last"
-
-    def __post_init__(self):
-        _int_at_least("min_len", self.min_len, 1)
-        _int_at_least("max_len", self.max_len, self.min_len)
-        _int_at_least("vocab", self.vocab, 3)
-        _int_at_least("embed_dim", self.embed_dim, 1)
-
-    @property
-    def input_size(self) -> int:
-        return self.embed_dim
-
-    @property
-    def output_size(self) -> int:
-        return self.vocab - 1
-
-    @property
-    def baseline_metric(self) -> float:
-        return 1 / (self.vocab - 1)
-
-    @property
-    def baseline_loss(self) -> float:
-        return math.log(self.vocab - 1)
-
-    def sample(self, batch_size: int, generator: torch.Generator):
-        device = _check_sample(batch_size, generator)
-        B, T = batch_size, self.max_len
-        lengths = torch.randint(self.min_len, T + 1, (B,), generator=generator, device=device)  # B
-        ids = torch.randint(1, self.vocab, (B, T), generator=generator, device=device)  # B, T
-        ids = ids.masked_fill(torch.arange(T, device=device) >= lengths[:, None], 0)  # padding: id 0
-        y = ids.gather(1, (lengths - 1)[:, None]).squeeze(1) - 1  # B, classes 0..vocab-2
-        return (ids, y, lengths) if self.with_lengths else (ids, y)
-
-    def model(self, kind: str, hidden_size: int, **kwargs):
-        """A ``SequenceModel`` that embeds the ids (``vocab_size=vocab``), sized for this task."""
-        return super().model(kind, hidden_size, vocab_size=self.vocab, **kwargs)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GATES = {"rnn": ("h",), "gru": ("r", "z", "n"), "lstm": ("i", "f", "g", "o")}
+from rnn_course.checks import flag, int_at_least
+from rnn_course.kinds import GATES, check_kind
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,12 @@ class ParamTensor:
 
 
 def _check(kind, input_size, hidden_size, num_layers, bias, bidirectional, proj_size) -> str:
-    if not isinstance(kind, str) or kind.lower() not in GATES:
-        raise ValueError(f"kind must be one of 'rnn', 'lstm', 'gru', got {kind!r}")
-    kind = kind.lower()
+    kind = check_kind(kind)
     for name, value, least in [("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
                                ("num_layers", num_layers, 1), ("proj_size", proj_size, 0)]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
-    for name, value in [("bias", bias), ("bidirectional", bidirectional)]:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be True or False, got {value!r}")
+        int_at_least(name, value, least)
+    flag("bias", bias)
+    flag("bidirectional", bidirectional)
     if proj_size and kind != "lstm":
         raise ValueError(f"proj_size is only defined for an LSTM, got proj_size={proj_size} for kind {kind!r}")
     if proj_size >= hidden_size:

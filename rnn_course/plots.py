@@ -1,6 +1,6 @@
 """Seaborn figures for multi-seed comparisons: learning curves, a summary figure, sweeps, confusion matrices.
 
-They all read the tidy tables of ``rnn_course.train.Comparison``: ``curves`` (model, seed, step, metric, ...)
+They all read the tidy tables of ``rnn_course.compare.Comparison``: ``curves`` (model, seed, step, metric, ...)
 and ``summary`` (model, seed, final_metric, steps_to_target, n_params, train_seconds, ...). A line is the mean
 over seeds and its band the range (min to max) over seeds; with few seeds, a range hides nothing.
 A run stopped early at its target is held at its last evaluated value up to the longest run, so that the
@@ -15,13 +15,18 @@ import pandas as pd
 import seaborn as sns
 
 COLORS = {"rnn": "#7f7f7f", "lstm": "#1f77b4", "gru": "#d62728"}
+# tab10 without the blue, red and grey above: other models never share a kind's color
+OTHER_COLORS = ("#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
 
 
 def palette(names) -> dict:
-    """A fixed color per model name (rnn grey, lstm blue, gru red), others from seaborn's palette."""
+    """A fixed color per model name (rnn grey, lstm blue, gru red), others in turn from ``OTHER_COLORS``."""
     names = list(dict.fromkeys(names))
-    extra = iter(sns.color_palette("tab10", len(names) + 3)[3:])
-    return {n: COLORS.get(str(n)) or next(extra) for n in names}
+    others = [n for n in names if str(n) not in COLORS]
+    if len(others) > len(OTHER_COLORS):
+        raise ValueError(f"{len(others)} models besides rnn, lstm and gru; at most {len(OTHER_COLORS)} can be told apart")
+    extra = dict(zip(others, OTHER_COLORS))
+    return {n: COLORS.get(str(n)) or extra[n] for n in names}
 
 
 def hold_last(curves: pd.DataFrame, by=("model", "seed"), x: str = "step") -> pd.DataFrame:

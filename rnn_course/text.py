@@ -7,7 +7,8 @@ learner's own text file. Every :class:`Corpus` says what it is and how large it 
 
 ``Vocab`` maps characters to ids; ``tbptt_batches`` cuts a long id sequence into ``B`` contiguous streams
 and walks along them ``T`` characters at a time, so that batch ``k + 1`` continues where batch ``k``
-stopped and the hidden state can be carried over (``detach_state``) instead of restarting from zeros.
+stopped and the hidden state can be carried over (``rnn_course.train.detach_state``) instead of restarting
+from zeros.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import torch
+
+from rnn_course.checks import int_at_least
 
 WIKITEXT = ("Salesforce/wikitext", "wikitext-2-raw-v1")  # Hugging Face id and configuration
 HUB_HOST = "huggingface.co"
@@ -48,8 +51,7 @@ class Corpus:
 
     def head(self, max_chars: int) -> "Corpus":
         """The same corpus with every split cut to its first ``max_chars`` characters (a contiguous prefix)."""
-        if not isinstance(max_chars, int) or max_chars < 2:
-            raise ValueError(f"max_chars must be an int >= 2, got {max_chars!r}")
+        int_at_least("max_chars", max_chars, 2)
         return Corpus(self.name, self.train[:max_chars], self.validation[:max_chars], self.test[:max_chars],
                       self.notice)
 
@@ -259,9 +261,8 @@ def tbptt_batches(ids: torch.Tensor, batch_size: int, seq_len: int) -> Iterator[
     """
     if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or ids.dtype != torch.long:
         raise ValueError("ids must be a 1-D LongTensor")
-    for name, value in (("batch_size", batch_size), ("seq_len", seq_len)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    int_at_least("batch_size", batch_size)
+    int_at_least("seq_len", seq_len)
     L = len(ids) // batch_size  # characters per stream
     if L < 2:
         raise ValueError(f"{len(ids)} ids are too few for {batch_size} streams of at least 2 characters")
@@ -269,18 +270,3 @@ def tbptt_batches(ids: torch.Tensor, batch_size: int, seq_len: int) -> Iterator[
     for t in range(0, L - 1, seq_len):
         n = min(seq_len, L - 1 - t)
         yield streams[:, t : t + n], streams[:, t + 1 : t + 1 + n]
-
-
-def detach_state(state):
-    """Cut the autograd history of a hidden state (tensor, tuple of tensors, or None), keeping its values.
-
-    Carrying the detached state to the next batch gives the model context from earlier batches, while
-    back-propagation stops at the batch boundary: truncated back-propagation through time.
-    """
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    if isinstance(state, (tuple, list)):
-        return type(state)(detach_state(s) for s in state)
-    raise ValueError(f"state must be None, a tensor or a tuple of tensors, got {type(state).__name__}")

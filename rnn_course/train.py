@@ -1,15 +1,28 @@
-"""The course's one training loop, and multi-seed comparisons built on it.
+"""The course's one training loop.
 
-``train(model, task, TrainConfig(...), seed=0)`` runs Adam with gradient clipping for a fixed number of
-steps on fresh batches from ``task.sample`` (or for ``epochs`` over a fixed ``train_set``), evaluates on a
-held-out set every ``eval_every`` steps, and stops early when the task's metric reaches ``target``. It
-returns a ``TrainResult`` (losses, held-out curves, steps to target, times, parameter count) whose
-``to_frame()`` is a tidy pandas DataFrame. ``compare({"gru": make_gru, ...}, task, config, seeds=[0, 1, 2])``
-trains each model with each seed and returns a ``Comparison`` with two tidy tables, ``curves`` (one row per
-model, seed and evaluation) and ``summary`` (one row per model and seed).
+``train(model, task, TrainConfig(...), seed=0)`` runs Adam (or plain SGD) with gradient clipping for a fixed
+number of steps on fresh batches from ``task.sample`` (or on consecutive chunks from ``task.batches``, or
+for ``epochs`` over a fixed ``train_set``), evaluates on a held-out set every ``eval_every`` steps, and stops
+early when the task's metric reaches ``target``. With ``carry_state`` it is truncated backpropagation
+through time: each batch starts from the previous batch's final state, detached from its graph. It returns a
+``TrainResult`` (losses, gradient norms, held-out curves, steps to target, times, parameter count) whose
+``to_frame()`` is a tidy pandas DataFrame. The core of one step::
+
+    pred, state = forward(model, x, state)         # state: None, or the last batch's (carry_state)
+    loss = task.loss(pred, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()                                # backpropagation through time, within this batch
+    grad_norm = nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+    optimizer.step()
+    state = detach_state(state)                    # the next batch starts here, but no gradient flows back
+
+``rnn_course.compare`` trains several models over several seeds with it.
 
 A *task* is any object with
 - ``sample(batch_size, generator) -> (x, y)`` or ``(x, y, lengths)``: a batch on ``generator.device``;
+  optionally ``batches(batch_size, generator)``, an iterator of consecutive batches (it may yield ``None``
+  where its streams start anew, which resets a carried state), and ``evaluate(model) -> (loss, metric)``,
+  which then replaces the held-out set;
 - ``loss(pred, y) -> tensor`` (what is minimised) and ``metric(pred, y) -> float`` (what is reported);
 - ``higher_is_better`` (bool, for the metric), ``target`` (metric value that counts as solved, or None),
   ``name`` and ``metric_name`` (strings).
@@ -17,8 +30,7 @@ The tasks in ``rnn_course.tasks`` are such objects.
 
 Determinism: training batches come from a ``torch.Generator`` seeded with ``2 * seed``, the held-out set from
 one seeded with ``2 * seed + 1`` (so every model sees the same data for a given seed), and
-``torch.manual_seed(seed)`` is set before training (dropout). ``compare`` also seeds before building each
-model. Two runs with the same seed, device and thread count give identical losses.
+``torch.manual_seed(seed)`` is set before training (dropout). Two runs with the same seed, device and thread count give identical losses.
 """
 from __future__ import annotations
 
@@ -26,15 +38,16 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from rnn_course.device import set_seed
+from rnn_course.checks import int_at_least, one_of
 from rnn_course.models import count_params
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
 
 @dataclass
@@ -52,13 +65,14 @@ class TrainConfig:
     target: float | None = None  # metric value that counts as solved; None: the task's own ``target``
     stop_at_target: bool = True  # stop training at the first evaluation that reaches the target
     epochs: int | None = None  # with ``train_set``: passes over it (steps = epochs * batches per epoch)
+    optimizer: str = "adam"  # "adam", or "sgd" (plain gradient descent, no momentum)
+    carry_state: bool = False  # truncated BPTT: each batch starts from the last one's final state, detached
     progress: bool = True  # show a tqdm progress bar
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "eval_every", "eval_size", "eval_batch"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"TrainConfig.{name} must be an int >= 1, got {value!r}")
+            int_at_least(f"TrainConfig.{name}", getattr(self, name))
+        one_of("TrainConfig.optimizer", self.optimizer, tuple(OPTIMIZERS))
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
         if self.clip is not None and not self.clip > 0:
@@ -81,9 +95,11 @@ class TrainResult:
     metric_name: str  # e.g. "mse" or "accuracy"
     n_params: int  # trainable parameters
     losses: list[float]  # training loss at steps 1, 2, ..., steps_run
+    grad_norms: list[float]  # global gradient norm before clipping at steps 1, 2, ... (NaN with a step_fn)
     eval_steps: list[int]  # steps at which the held-out set was evaluated (0 = before training)
     eval_losses: list[float]  # held-out loss at those steps
     eval_metrics: list[float]  # held-out metric at those steps
+    eval_seconds: list[float]  # training seconds (evaluations excluded) elapsed at those steps
     target: float | None  # the target used
     steps_to_target: int | None  # first evaluated step that reached the target; None: never
     steps_run: int  # optimizer steps taken
@@ -161,8 +177,40 @@ def _forward(model: nn.Module, x, lengths):
     return model(x) if lengths is None else model(x, lengths)
 
 
+def detach_state(state):
+    """Cut the autograd history of a recurrent state (a tensor, a tuple of tensors, or None), keeping its values.
+
+    Carrying the detached state to the next batch gives the model context from earlier batches, while
+    backpropagation stops at the batch boundary: truncated backpropagation through time. Without the
+    detach, the next ``backward()`` would reach into a graph that the previous one already freed ("Trying to
+    backward through the graph a second time").
+    """
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(s) for s in state)
+    raise ValueError(f"state must be None, a tensor or a tuple of tensors, got {type(state).__name__}")
+
+
 def _index(data, idx):
     return tuple(None if t is None else t[idx.to(t.device)] for t in data)
+
+
+def _batches(task, config: TrainConfig, generator: torch.Generator, train_set):
+    """The training batches: shuffled epochs over ``train_set``, ``task.batches``, or fresh ``task.sample``s."""
+    if train_set is not None:
+        n = train_set[0].shape[0]
+        while True:
+            order = torch.randperm(n, generator=generator, device=generator.device)
+            for start in range(0, n, config.batch_size):
+                yield _index(train_set, order[start:start + config.batch_size])
+    elif hasattr(task, "batches"):
+        yield from task.batches(config.batch_size, generator)
+    else:
+        while True:
+            yield task.sample(config.batch_size, generator)
 
 
 @torch.no_grad()
@@ -188,154 +236,106 @@ def evaluate(model: nn.Module, task, data, batch_size: int = 1024) -> tuple[floa
 
 
 def train(model: nn.Module, task, config: TrainConfig | None = None, *, seed: int = 0, name: str | None = None,
-          tags: dict | None = None, train_set=None, eval_set=None) -> TrainResult:
+          tags: dict | None = None, train_set=None, eval_set=None, step_fn=None) -> TrainResult:
     """Train ``model`` on ``task`` (in place) and return a ``TrainResult``.
 
     Parameters
     ----------
-    model : called as ``model(x)`` (or ``model(x, lengths)``), on the device its parameters are on.
+    model : called as ``model(x)`` (or ``model(x, lengths)``), on the device its parameters are on; with
+        ``config.carry_state``, as ``model(x, state=state, return_state=True) -> (prediction, state)``.
     task : see the module docstring. config : a ``TrainConfig`` (None: the defaults).
     seed : seeds the data generators and torch (see the module docstring). name : the model's label
         (default: its ``kind`` attribute or class name). tags : extra labels for the result's tables.
     train_set : optional fixed training data (x, y) or (x, y, lengths); batches are then drawn by shuffling
         it each epoch instead of calling ``task.sample``.
-    eval_set : optional fixed held-out data; default ``config.eval_size`` sequences from ``task.sample``.
+    eval_set : optional fixed held-out data; default ``task.evaluate`` if the task has it, else
+        ``config.eval_size`` sequences from ``task.sample``.
+    step_fn : optional ``step_fn(model, optimizer, x, y, state) -> (loss, state)`` that does one training step
+        in place of the loop's own (a learner's, in the exercise); its state is carried with ``carry_state``.
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    int_at_least("seed", seed, 0)
+    if step_fn is not None and not callable(step_fn):
+        raise ValueError(f"step_fn must be a function (model, optimizer, x, y, state) -> (loss, state), got "
+                         f"{type(step_fn).__name__}")
     start_wall = time.perf_counter()
     device = _model_device(model)
     name = name or getattr(model, "kind", type(model).__name__)
     target = task.target if config.target is None else config.target
     higher = bool(task.higher_is_better)
     data_gen = torch.Generator(device=device).manual_seed(2 * seed)
-    if eval_set is None:
-        eval_set = task.sample(config.eval_size, torch.Generator(device=device).manual_seed(2 * seed + 1))
-    _split(eval_set)
-    steps, epoch_batches = config.steps, None
+    if eval_set is None and hasattr(task, "evaluate"):
+        evaluate_now = task.evaluate
+    else:
+        if eval_set is None:
+            eval_set = task.sample(config.eval_size, torch.Generator(device=device).manual_seed(2 * seed + 1))
+        _split(eval_set)
+        evaluate_now = lambda m: evaluate(m, task, eval_set, config.eval_batch)  # noqa: E731
+    steps = config.steps
     if train_set is not None:
         train_set = _split(train_set)
-        n = train_set[0].shape[0]
-        epoch_batches = math.ceil(n / config.batch_size)
         if config.epochs is not None:
-            steps = config.epochs * epoch_batches
+            steps = config.epochs * math.ceil(train_set[0].shape[0] / config.batch_size)
     elif config.epochs is not None:
         raise ValueError("TrainConfig.epochs needs a fixed train_set; use steps with sampled batches")
     torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    clip = math.inf if config.clip is None else config.clip
 
-    loss0, metric0 = evaluate(model, task, eval_set, config.eval_batch)
-    losses, eval_steps, eval_losses, eval_metrics = [], [0], [loss0], [metric0]
+    loss0, metric0 = evaluate_now(model)
+    losses, norms, eval_steps, eval_losses, eval_metrics, eval_seconds = [], [], [0], [loss0], [metric0], [0.0]
     steps_to_target = 0 if _reached(metric0, target, higher) else None
-    train_seconds, train_cpu_seconds, order = 0.0, 0.0, None
+    train_seconds, train_cpu_seconds, state = 0.0, 0.0, None
     bar = tqdm(total=steps, desc=name, disable=not config.progress, leave=False)
+    batches = _batches(task, config, data_gen, train_set)
     model.train()
     step = 0
     while step < steps and not (steps_to_target is not None and config.stop_at_target):
         _sync(device)
         tick, cpu_tick = time.perf_counter(), time.process_time()
-        if train_set is None:
-            x, y, lengths = _split(task.sample(config.batch_size, data_gen))
+        batch = next(batches)
+        if batch is None:  # the task's streams start anew
+            state = None
+            continue
+        x, y, lengths = _split(batch)
+        if step_fn is not None:
+            loss, state = step_fn(model, optimizer, x, y, state if config.carry_state else None)
+            losses.append(float(loss))
+            norms.append(math.nan)
         else:
-            k = step % epoch_batches
-            if k == 0:
-                order = torch.randperm(n, generator=data_gen, device=device)
-            x, y, lengths = _index(train_set, order[k * config.batch_size:(k + 1) * config.batch_size])
-        loss = task.loss(_forward(model, x, lengths), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        optimizer.step()
-        losses.append(loss.item())  # .item() also waits for the device
+            if config.carry_state:
+                if lengths is not None:
+                    raise ValueError("carry_state continues streams: its batches cannot have lengths")
+                pred, state = model(x, state=state, return_state=True)
+            else:
+                pred = _forward(model, x, lengths)
+            loss = task.loss(pred, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), clip)))
+            optimizer.step()
+            losses.append(loss.item())  # .item() also waits for the device
+        state = detach_state(state) if config.carry_state else None
         train_seconds += time.perf_counter() - tick
         train_cpu_seconds += time.process_time() - cpu_tick
         step += 1
         bar.update(1)
         if step % config.eval_every == 0 or step == steps:
-            eval_loss, metric = evaluate(model, task, eval_set, config.eval_batch)
+            eval_loss, metric = evaluate_now(model)
+            model.train()
             eval_steps.append(step)
             eval_losses.append(eval_loss)
             eval_metrics.append(metric)
+            eval_seconds.append(train_seconds)
             if steps_to_target is None and _reached(metric, target, higher):
                 steps_to_target = step
             bar.set_postfix(loss=f"{losses[-1]:.4f}", **{task.metric_name: f"{metric:.4f}"})
     bar.close()
     return TrainResult(name=name, seed=seed, task=task.name, metric_name=task.metric_name,
-                       n_params=count_params(model), losses=losses, eval_steps=eval_steps,
-                       eval_losses=eval_losses, eval_metrics=eval_metrics, target=target,
-                       steps_to_target=steps_to_target, steps_run=step, train_seconds=train_seconds,
-                       train_cpu_seconds=train_cpu_seconds,
+                       n_params=count_params(model), losses=losses, grad_norms=norms, eval_steps=eval_steps,
+                       eval_losses=eval_losses, eval_metrics=eval_metrics, eval_seconds=eval_seconds,
+                       target=target, steps_to_target=steps_to_target, steps_run=step,
+                       train_seconds=train_seconds, train_cpu_seconds=train_cpu_seconds,
                        wall_seconds=time.perf_counter() - start_wall, tags=dict(tags or {}), model=model)
-
-
-@dataclass
-class Comparison:
-    """Runs of several models over several seeds, as two tidy tables."""
-
-    results: list[TrainResult]
-
-    @property
-    def curves(self) -> pd.DataFrame:
-        """One row per model, seed and evaluation (see ``TrainResult.to_frame``)."""
-        return pd.concat([r.to_frame() for r in self.results], ignore_index=True)
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One row per model and seed (see ``TrainResult.summary``)."""
-        return pd.DataFrame([r.summary() for r in self.results])
-
-    def table(self, by=("model",)) -> pd.DataFrame:
-        """Per group (default: per model), see ``summary_table``."""
-        return summary_table(self.summary, by)
-
-    def __add__(self, other: "Comparison") -> "Comparison":
-        return Comparison(self.results + other.results)
-
-
-def summary_table(summary: pd.DataFrame, by=("model",)) -> pd.DataFrame:
-    """One row per group of runs: how many solved, median steps to target (over the solved runs), the final
-    metric (mean, min, max over seeds), median milliseconds per training step, and parameters."""
-    by = list(by)
-    rows = []
-    for key, runs in summary.groupby(by, sort=False):
-        solved = runs[runs.solved]
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),
-                     "solved": f"{len(solved)}/{len(runs)}",
-                     "median_steps_to_target": solved.steps_to_target.median() if len(solved) else math.nan,
-                     "final_mean": runs.final_metric.mean(), "final_min": runs.final_metric.min(),
-                     "final_max": runs.final_metric.max(), "ms_per_step": 1000 * runs.seconds_per_step.median(),
-                     "n_params": int(runs.n_params.iloc[0])})
-    return pd.DataFrame(rows)
-
-
-def compare(models: Mapping[str, Callable[[], nn.Module]], task, config: TrainConfig | None = None,
-            seeds: Sequence[int] = (0, 1, 2), *, device=None, tags: dict | None = None, train_set=None,
-            eval_set=None) -> Comparison:
-    """Train every model with every seed on ``task``; return a ``Comparison``.
-
-    ``models`` maps a label to a function that builds a fresh model (called after ``set_seed(seed)``, so the
-    initial weights depend on the seed only); the model is moved to ``device`` (default: where it was
-    built). A fixed ``train_set``/``eval_set`` may be a tensor tuple or a function ``seed -> tuple``.
-    """
-    if not models:
-        raise ValueError("models is empty: expected {label: function returning a model}")
-    if len(seeds) == 0:
-        raise ValueError("seeds is empty: expected at least one seed")
-    results = []
-    for seed in seeds:
-        for label, build in models.items():
-            if isinstance(build, nn.Module) or not callable(build):
-                raise ValueError(f"models[{label!r}] must be a function that returns a model, got "
-                                 f"{type(build).__name__}")
-            set_seed(seed)
-            model = build()
-            if device is not None:
-                model = model.to(device)
-            results.append(train(model, task, config, seed=seed, name=label, tags=tags,
-                                 train_set=train_set(seed) if callable(train_set) else train_set,
-                                 eval_set=eval_set(seed) if callable(eval_set) else eval_set))
-    return Comparison(results)

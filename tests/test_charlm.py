@@ -180,6 +180,7 @@ def test_train_step_returns_loss_and_detached_state(vocab):
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
+@pytest.mark.slow  # 60 training steps
 def test_train_tbptt_learns_a_repetitive_text(vocab):
     torch.manual_seed(0)
     model = small(vocab, "gru")
@@ -207,17 +208,8 @@ def test_train_tbptt_uses_a_learners_step(vocab):
 
 # ---------------------------------------------------------------- latency
 
-def test_latency_per_char(vocab):
-    seconds = latency_per_char(small(vocab), len(vocab), n_chars=10, warmup=2, repeats=3)
-    assert 0 < seconds < 1
-    with pytest.raises(ValueError, match="repeats"):
-        latency_per_char(small(vocab), len(vocab), repeats=0)
-
-
-class Sleeper(nn.Module):
-    """A stand-in model with a known cost: slow warm-up calls, then DELAY per call, and one hiccup."""
-
-    DELAY, WARMUP, HICCUP_AT = 0.01, 3, 15  # 10 ms: scheduler delays on a loaded machine stay well inside 1.5x
+class Counter(nn.Module):
+    """A stand-in model that counts its calls at batch 1 and carries a state."""
 
     def __init__(self, vocab_size):
         super().__init__()
@@ -225,24 +217,31 @@ class Sleeper(nn.Module):
         self.vocab_size, self.calls = vocab_size, 0
 
     def forward(self, x, state=None):
-        import time
-
+        assert x.shape == (1, 1)
         self.calls += 1
-        if self.calls <= self.WARMUP:
-            time.sleep(0.05)  # first calls: allocation, lazy initialisation
-        elif self.calls == self.WARMUP + self.HICCUP_AT:
-            time.sleep(1.0)  # another program wakes up once
-        else:
-            time.sleep(self.DELAY)
-        return torch.zeros(1, 1, self.vocab_size), state
+        return torch.zeros(1, 1, self.vocab_size), (0 if state is None else state) + 1
 
 
-def test_latency_is_the_median_run_per_character_after_warmup(vocab):
-    """Warm-up calls and a one-off hiccup do not move the figure; it is per character, not per run."""
-    model = Sleeper(len(vocab))
-    seconds = latency_per_char(model, len(vocab), n_chars=10, warmup=Sleeper.WARMUP, repeats=5)
-    assert model.calls == Sleeper.WARMUP + 5 * 10
-    assert Sleeper.DELAY <= seconds < 1.5 * Sleeper.DELAY  # the mean run would be about 3x DELAY
+def test_latency_is_the_timing_median_per_character_after_warmup(vocab, monkeypatch):
+    """Warm-up calls first, then the course's timing statistic over runs of n_chars steps, per character."""
+    model, timed = Counter(len(vocab)), []
+
+    def fake_median(fn, repeats, warmup, device):
+        before = model.calls
+        fn()
+        timed.append((model.calls - before, repeats, warmup))
+        return 0.5
+
+    monkeypatch.setattr(charlm, "median_seconds", fake_median)
+    seconds = latency_per_char(model, len(vocab), n_chars=10, warmup=3, repeats=5)
+    assert seconds == pytest.approx(0.05) and timed == [(10, 5, 0)] and model.calls == 3 + 10
+    assert model.training  # put back in its mode
+
+
+def test_latency_on_a_real_model(vocab):
+    assert latency_per_char(small(vocab), len(vocab), n_chars=10, warmup=2, repeats=3) > 0
+    with pytest.raises(ValueError, match="repeats"):
+        latency_per_char(small(vocab), len(vocab), repeats=0)
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -291,25 +290,6 @@ def test_mismatched_checkpoints_are_refused(vocab, tmp_path):
         load_checkpoint(tmp_path / "unknown.pt")
     with pytest.raises(ValueError, match="expects a CharModel"):
         save_checkpoint(nn.Linear(2, 2), path)
-
-
-# ---------------------------------------------------------------- the recipe benchmark
-
-def test_recipe_benchmark_pieces_and_smoke_run(vocab, tmp_path, capsys):
-    from rnn_course.benchmarks import charlm_recipes as bench
-
-    ids = vocab.encode(TEXT)
-    x, y = next(bench.seed_batches(ids, batch=5, window=7))
-    assert x.shape == (5, 7) and y.shape == (5,)
-    assert torch.equal(x[1, :-1], x[0, 1:])  # consecutive windows, one character apart
-    assert torch.equal(y, ids[7:12])  # the target is the character after each window
-    assert bench.window_bpc(uniform(vocab), ids, window=7, stride=3) == pytest.approx(math.log2(len(vocab)))
-    path = tmp_path / "text.txt"
-    path.write_text(TEXT * 3, encoding="utf-8")
-    rows = bench.main(["--marks", "0.2", "0.4", "--corpus", str(path), "--batch", "4", "--seq-len", "16"])
-    assert [(r["recipe"], r["cpu_s"]) for r in rows] == [("seed", 0.2), ("seed", 0.4), ("course", 0.2), ("course", 0.4)]
-    assert all(r["steps"] > 0 and math.isfinite(r["stream_bpc"]) for r in rows)
-    assert "Validation bpc of a 2x256 LSTM" in capsys.readouterr().out
 
 
 def test_train_tbptt_refuses_text_too_short_for_one_batch(vocab):

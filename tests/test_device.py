@@ -50,17 +50,6 @@ def test_set_seed_rejects_bad_seed():
         set_seed(-1)
 
 
-def test_import_changes_no_setting():
-    import subprocess
-    import sys
-
-    code = ("import torch; before=(torch.get_num_threads(), torch.get_default_dtype(), "
-            "torch.are_deterministic_algorithms_enabled()); import rnn_course, rnn_course.device, rnn_course.params, "
-            "rnn_course.nb; after=(torch.get_num_threads(), torch.get_default_dtype(), "
-            "torch.are_deterministic_algorithms_enabled()); assert before == after, (before, after)")
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
 def test_seeds_come_from_the_environment(monkeypatch, capsys):
     from rnn_course.device import setup
 

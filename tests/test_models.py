@@ -4,7 +4,9 @@ import torch
 import torch.nn as nn
 from torch.testing import assert_close
 
-from rnn_course.models import KINDS, SequenceModel, count_params, set_forget_bias
+from rnn_course.kinds import KINDS
+from rnn_course.layer import RecurrentLayer
+from rnn_course.models import SequenceModel, count_params
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -47,8 +49,6 @@ def test_lengths_equal_each_sequence_alone(kind, head):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_course_layer_matches_torch(kind):
-    from rnn_course.cells import RecurrentLayer
-
     reference = SequenceModel(kind, 3, 6, 2).double()
     scratch = SequenceModel(kind, 3, 6, 2, rnn=RecurrentLayer.from_torch(reference.rnn)).double()
     scratch.head.load_state_dict(reference.head.state_dict())
@@ -63,23 +63,6 @@ def test_bidirectional_last_reads_both_directions():
     x = torch.randn(2, 5, 3)
     out, h_n = rnn(x)
     assert_close(model(x), model.head(torch.cat([h_n[0], h_n[1]], dim=1)))
-
-
-@pytest.mark.parametrize("use_course_layer", [False, True])
-def test_forget_bias(use_course_layer):
-    rnn = None
-    if use_course_layer:
-        from rnn_course.cells import RecurrentLayer
-
-        rnn = RecurrentLayer("lstm", 3, 5, num_layers=2)
-    model = SequenceModel("lstm", 3, 5, 1, num_layers=2, rnn=rnn, forget_bias=1.0)
-    biases = {n: p for n, p in model.rnn.named_parameters() if "bias" in n}
-    sums = [biases[n] + biases[n.replace("bias_ih", "bias_hh")] for n in biases if "bias_ih" in n]
-    assert len(sums) == 2
-    for total in sums:
-        assert torch.all(total[5:10] == 1.0)
-    with pytest.raises(ValueError, match="4 gate blocks"):
-        set_forget_bias(nn.GRU(3, 5), 1.0)
 
 
 def test_embedding_input():

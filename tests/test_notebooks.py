@@ -72,9 +72,10 @@ def test_first_cell_installs_from_configured_repository(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS)
-def test_second_cell_seeds_and_picks_device(path):
+def test_second_cell_sets_up_device_threads_and_seeds(path):
     second = "".join(code_cells(load(path))[1]["source"])
-    assert "set_seed(" in second and "get_device(" in second, f"{path}: second code cell must seed and pick the device"
+    assert "setup(" in second, f"{path}: the second code cell must call rnn_course.device.setup"
+    assert "set_num_threads" not in second, f"{path}: setup() sets the threads; the chapter must not"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS)

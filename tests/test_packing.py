@@ -7,11 +7,12 @@ import torch
 import torch.nn as nn
 from torch.testing import assert_close
 
-from rnn_course.cells import RecurrentLayer
+from rnn_course.kinds import TORCH_MODULES
+from rnn_course.layer import RecurrentLayer
 from rnn_course.packing import (bucket_batches, check_lengths, final_hidden, last_valid, length_mask,
                                 random_batches, run_padded, wasted_fraction)
 
-MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+MODULES = TORCH_MODULES
 F_IN, H = 3, 4
 LENGTHS = [5, 1, 7, 3, 7, 2]  # unsorted, with a tie and a length-1 sequence
 T = 9  # longer than every length: padding after the longest sequence too

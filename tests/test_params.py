@@ -1,11 +1,9 @@
 """Parameter counts against PyTorch: every formula equals sum(p.numel()) of the real module."""
 import pytest
-import torch.nn as nn
 from hypothesis import given, settings, strategies as st
 
-from rnn_course.params import GATES, count_parameters, module_parameters, parameter_breakdown
-
-MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+from rnn_course.kinds import GATES, TORCH_MODULES as MODULES
+from rnn_course.params import count_parameters, module_parameters, parameter_breakdown
 
 
 @st.composite

@@ -12,6 +12,8 @@ from nbclient.exceptions import CellExecutionError
 from rnn_course import sweep
 from rnn_course.cli import main
 
+pytestmark = pytest.mark.slow  # kernels or subprocesses: not in the fast tier
+
 CHAPTER = Path(__file__).parent / "fixtures" / "sweep" / "chapter.ipynb"
 
 

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from rnn_course.tasks import (IGNORE, TASKS, AddingProblem, CopyMemory, SequentialXOR, TemporalOrder,
-                              TrendSineWalk)
+from rnn_course.tasks import (IGNORE, TASKS, AddingProblem, CopyMemory, FirstSign, LastToken, SequentialXOR,
+                              TemporalOrder, TrendSineWalk)
 
 ALL = [AddingProblem(T=20), CopyMemory(T=5), SequentialXOR(T=12, lag=3), TemporalOrder(T=30),
        TrendSineWalk(T=10, n_features=4, delay=5)]
@@ -147,3 +147,41 @@ def test_bad_sample_arguments(task):
         task.sample(0, gen())
     with pytest.raises(ValueError, match="torch.Generator"):
         task.sample(4, 0)
+
+
+def test_first_sign_labels_are_the_sign_of_the_first_input():
+    task = FirstSign(T=7)
+    x, y = task.sample(50, torch.Generator().manual_seed(0))
+    assert x.shape == (50, 7, 1) and y.shape == (50,) and y.dtype == torch.int64
+    assert torch.equal(y, (x[:, 0, 0] > 0).long())
+    again, _ = task.sample(50, torch.Generator().manual_seed(0))
+    assert torch.equal(x, again)
+    assert task.baseline_loss == pytest.approx(math.log(2))
+    with pytest.raises(ValueError, match="T must be an int >= 1"):
+        FirstSign(T=0)
+    with pytest.raises(ValueError, match="torch.Generator"):
+        task.sample(4, 0)
+
+
+def test_last_token_labels_the_last_real_token_and_pads_with_zero():
+    task = LastToken(max_len=12, min_len=2, vocab=6)
+    ids, y, lengths = task.sample(300, torch.Generator().manual_seed(0))
+    assert ids.shape == (300, 12) and y.shape == lengths.shape == (300,)
+    assert int(lengths.min()) >= 2 and int(lengths.max()) <= 12 and len(set(lengths.tolist())) > 5
+    steps = torch.arange(12)
+    assert torch.all((ids == 0) == (steps >= lengths[:, None]))  # id 0 exactly on the padding
+    assert torch.equal(y + 1, ids[torch.arange(300), lengths - 1])  # class = last real token - 1
+    assert set(y.tolist()) == set(range(task.output_size)) and task.output_size == 5
+    assert task.baseline_metric == pytest.approx(1 / 5) and task.baseline_loss == pytest.approx(math.log(5))
+    blind = LastToken(max_len=12, min_len=2, vocab=6, with_lengths=False)
+    same = blind.sample(300, torch.Generator().manual_seed(0))
+    assert len(same) == 2 and torch.equal(same[0], ids) and torch.equal(same[1], y)  # same data, no lengths
+    model = task.model("gru", 8)
+    assert model.embedding.num_embeddings == 6 and model(ids, lengths).shape == (300, 5)
+
+
+def test_last_token_errors():
+    with pytest.raises(ValueError, match="max_len must be an int >= 5"):
+        LastToken(max_len=4, min_len=5)
+    with pytest.raises(ValueError, match="vocab must be an int >= 3"):
+        LastToken(vocab=2)

@@ -1,6 +1,6 @@
 """Steps and CPU time for a GRU and an LSTM to solve the adding problem, as LSTM / GRU ratios, in one run.
 
-Run ``python -m rnn_course.benchmarks.tasks`` (``--help`` for the settings). For each sequence length and
+Run ``python benchmarks/tasks.py`` (``--help`` for the settings). For each sequence length and
 seed, both models train with ``rnn_course.train`` (hidden 64, batch 128, Adam 1e-2, clip 1, one CPU thread by
 default) until the held-out MSE is below 0.01 or ``--max-steps`` is reached; "CPU s" is the process CPU time
 spent in training steps (evaluations excluded). The models alternate (GRU, LSTM, GRU, ...) so that a change of
@@ -14,8 +14,9 @@ import statistics
 import pandas as pd
 import torch
 
+from rnn_course.compare import compare
 from rnn_course.tasks import AddingProblem
-from rnn_course.train import TrainConfig, compare
+from rnn_course.train import TrainConfig
 
 
 def run(lengths=(50, 100), seeds=(0, 1, 2), hidden_size: int = 64, batch_size: int = 128, lr: float = 1e-2,

@@ -1,34 +1,35 @@
 """Speed of the from-scratch LSTM against ``nn.LSTM``: forward + backward, one CPU thread, as a ratio.
 
-Run ``python -m rnn_course.benchmarks.cells`` (``--help`` for the sizes). Both layers hold the same weights
-and see the same input; their timings are interleaved (scratch, torch, scratch, torch, ...) so that a load
-change on the machine hits both, and the ratio is taken of the medians.
+Run ``python benchmarks/cells.py`` (``--help`` for the sizes). Both layers hold the same weights and see the
+same input; they are timed in alternating rounds (scratch, torch, scratch, torch, ...) so that a load change
+on the machine hits both, with the course's one timing statistic (``rnn_course.timing.median_seconds``), and
+the ratio is taken of the medians.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 import torch.nn as nn
 
-from rnn_course.cells import RecurrentLayer
+from rnn_course.checks import int_at_least
+from rnn_course.layer import RecurrentLayer
+from rnn_course.timing import median_seconds
 
 
-def time_forward_backward(layer: nn.Module, x: torch.Tensor) -> float:
-    """Seconds for one forward pass, a sum of the outputs, and the backward pass."""
-    start = time.perf_counter()
+def forward_backward(layer: nn.Module, x: torch.Tensor) -> None:
+    """One forward pass, a sum of the outputs, and the backward pass."""
+    layer.zero_grad(set_to_none=True)
     output, _ = layer(x)
     output.sum().backward()
-    return time.perf_counter() - start
 
 
 def compare(batch: int = 64, seq_len: int = 100, input_size: int = 32, hidden_size: int = 128,
-            repeats: int = 21, warmup: int = 3, threads: int = 1, seed: int = 0) -> dict:
+            repeats: int = 21, rounds: int = 3, threads: int = 1, seed: int = 0) -> dict:
     """Median forward+backward seconds of ``RecurrentLayer`` and ``nn.LSTM``, and their ratio."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    int_at_least("repeats", repeats)
+    int_at_least("rounds", rounds)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -37,12 +38,9 @@ def compare(batch: int = 64, seq_len: int = 100, input_size: int = 32, hidden_si
         scratch = RecurrentLayer.from_torch(reference)
         x = torch.randn(batch, seq_len, input_size)  # B, T, I
         times = {"scratch": [], "torch": []}
-        for r in range(warmup + repeats):
+        for _ in range(rounds):
             for name, layer in (("scratch", scratch), ("torch", reference)):
-                layer.zero_grad(set_to_none=True)
-                seconds = time_forward_backward(layer, x)
-                if r >= warmup:
-                    times[name].append(seconds)
+                times[name].append(median_seconds(lambda: forward_backward(layer, x), repeats=repeats))
     finally:
         torch.set_num_threads(previous)
     scratch_s, torch_s = statistics.median(times["scratch"]), statistics.median(times["torch"])
@@ -62,7 +60,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     result = compare(args.batch, args.seq_len, args.input_size, args.hidden_size, args.repeats, threads=args.threads)
     print(f"forward + backward, LSTM, B={args.batch} T={args.seq_len} I={args.input_size} H={args.hidden_size}, "
-          f"{args.threads} thread(s), median of {args.repeats} interleaved repeats")
+          f"{args.threads} thread(s), medians of {args.repeats} repeats in alternating rounds")
     print(f"{'layer':<28}{'ms':>10}")
     print(f"{'rnn_course RecurrentLayer':<28}{1e3 * result['scratch_s']:>10.2f}")
     print(f"{'torch.nn.LSTM':<28}{1e3 * result['torch_s']:>10.2f}")

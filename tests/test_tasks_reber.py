@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from rnn_course.continual import (CHANCE_OUTER_ACCURACY, MEAN_STRING_LENGTH, MEMORYLESS_LOSS, N_SYMBOLS,
-                                  OPTIMAL_LOSS, SYMBOLS, continual_reber, long_range_mask, outer_accuracy)
+from rnn_course.tasks import ContinualReber
+from rnn_course.tasks.reber import (CHANCE_OUTER_ACCURACY, MEAN_STRING_LENGTH, MEMORYLESS_LOSS, N_SYMBOLS,
+                                    OPTIMAL_LOSS, SYMBOLS, continual_reber, long_range_mask, outer_accuracy)
 
 REBER = {1: {"T": 2, "P": 3}, 2: {"S": 2, "X": 4}, 3: {"T": 3, "V": 5}, 4: {"X": 3, "S": 6}, 5: {"P": 4, "V": 6}}
 
@@ -110,3 +111,18 @@ def test_metric_errors():
         outer_accuracy(torch.zeros(2, 5, N_SYMBOLS), y)
     with pytest.raises(ValueError, match="expected targets of shape"):
         long_range_mask(torch.zeros(5, dtype=torch.long))
+
+
+def test_batches_continue_the_same_streams():
+    """Chunk k + 1 of ``batches`` starts where chunk k stopped: together they are one long stream."""
+    task = ContinualReber(T=15)
+    chunks = task.batches(4, torch.Generator().manual_seed(3))
+    parts = [next(chunks) for _ in range(8)]
+    for (_, y), (x_next, _) in zip(parts, parts[1:]):  # each chunk's first input is the last one's last target
+        assert torch.equal(x_next[:, 0].argmax(-1), y[:, -1])
+    whole = continual_reber(4, 120, torch.Generator().manual_seed(3))._replace(
+        x=torch.cat([x for x, _ in parts], 1), y=torch.cat([y for _, y in parts], 1))
+    for row in range(4):  # the chunks, put together, are complete embedded strings of the grammar
+        assert len(parse_embedded(as_text(whole, row))) >= 5
+    x, y = task.sample(4, torch.Generator().manual_seed(3))  # sample: a chunk of new streams
+    assert torch.equal(x, parts[0][0]) and torch.equal(y, parts[0][1])

@@ -1,19 +1,13 @@
-r"""Synthetic memory tasks, each drawn from a ``torch.Generator`` on the generator's device.
-
-Every task has the interface ``rnn_course.train`` expects: ``sample(batch_size, generator) -> (x, y)``
-with x (B, T, input_size) floats, ``loss(pred, y)``, ``metric(pred, y)``, ``higher_is_better``, ``target``,
-``name``, ``metric_name``; and it documents its chance level as ``baseline_loss`` and ``baseline_metric``
-(the best a model can do without remembering what the task asks it to remember).
-``task.model(kind, hidden_size)`` builds a matching ``rnn_course.models.SequenceModel``.
+r"""Memory tasks: each asks a model to carry something across many steps, and has a known chance level.
 
 =================  ====================================================  ==========  ====================
 task               what must be remembered                               head        chance level
 =================  ====================================================  ==========  ====================
 ``AddingProblem``  two marked values among T, to add at the end          last        MSE 1/6
-``CopyMemory``     10 symbols, to repeat after T blank steps             every       CE 10 ln 8 / (T + 20)
+``CopyMemory``     n symbols, to repeat after T blank steps              every       CE n ln k / (T + 2n)
 ``SequentialXOR``  the bit ``lag`` steps back, XOR-ed with the current   every       accuracy 1/2
 ``TemporalOrder``  the order of two X/Y symbols among distractors        last        accuracy 1/4
-``TrendSineWalk``  trend / sine / random walk, then ``delay`` noise      last        accuracy 1/3
+``FirstSign``      the sign of the first of T standard-normal inputs     last        accuracy 1/2
 =================  ====================================================  ==========  ====================
 """
 from __future__ import annotations
@@ -24,64 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-IGNORE = -100  # label of unscored steps (``F.cross_entropy``'s default ``ignore_index``)
-
-
-def _int_at_least(name: str, value, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-
-
-def _check_sample(batch_size, generator) -> torch.device:
-    _int_at_least("batch_size", batch_size, 1)
-    if not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator (it also fixes the device), got "
-                         f"{type(generator).__name__}")
-    return generator.device
-
-
-def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
-    scored = y != IGNORE
-    return float((logits.argmax(-1)[scored] == y[scored]).float().mean())
-
-
-def _cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE)
-
-
-class Task:
-    """Shared parts: a classification loss and metric, and ``model()``. Subclasses set the attributes."""
-
-    name = "task"
-    input_size = 1
-    output_size = 1
-    head = "last"  # the SequenceModel head this task needs
-    metric_name = "accuracy"
-    higher_is_better = True
-    target: float | None = None  # metric value that counts as solved
-    classes: tuple[str, ...] = ()  # class names, for confusion matrices
-
-    def sample(self, batch_size: int, generator: torch.Generator):
-        raise NotImplementedError
-
-    def loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy over the scored labels: pred (B, C) or (B, T, C), y (B,) or (B, T)."""
-        return _cross_entropy(pred, y)
-
-    def metric(self, pred: torch.Tensor, y: torch.Tensor) -> float:
-        """Accuracy over the scored labels."""
-        return _accuracy(pred, y)
-
-    def builders(self, kinds, hidden_size: int, **kwargs) -> dict:
-        """``{kind: function building a fresh model}`` for ``rnn_course.train.compare``."""
-        return {kind: (lambda kind=kind: self.model(kind, hidden_size, **kwargs)) for kind in kinds}
-
-    def model(self, kind: str, hidden_size: int, **kwargs):
-        """``SequenceModel(kind, input_size, hidden_size, output_size, head=...)`` sized for this task."""
-        from rnn_course.models import SequenceModel
-
-        return SequenceModel(kind, self.input_size, hidden_size, self.output_size, head=self.head, **kwargs)
-
+from rnn_course.checks import int_at_least
+from rnn_course.tasks.base import IGNORE, Task, check_sample
 
 @dataclass(frozen=True)
 class AddingProblem(Task):
@@ -101,10 +39,10 @@ class AddingProblem(Task):
     baseline_loss = baseline_metric = 1 / 6
 
     def __post_init__(self):
-        _int_at_least("T", self.T, 2)
+        int_at_least("T", self.T, 2)
 
     def sample(self, batch_size: int, generator: torch.Generator):
-        device = _check_sample(batch_size, generator)
+        device = check_sample(batch_size, generator)
         B, T, half = batch_size, self.T, self.T // 2
         values = torch.rand(B, T, generator=generator, device=device)  # B, T
         first = torch.randint(0, half, (B, 1), generator=generator, device=device)
@@ -147,9 +85,9 @@ class CopyMemory(Task):
     metric_name, higher_is_better = "recall_accuracy", True
 
     def __post_init__(self):
-        _int_at_least("T", self.T, 1)
-        _int_at_least("n_copy", self.n_copy, 1)
-        _int_at_least("n_symbols", self.n_symbols, 2)
+        int_at_least("T", self.T)
+        int_at_least("n_copy", self.n_copy)
+        int_at_least("n_symbols", self.n_symbols, 2)
 
     @property
     def input_size(self) -> int:
@@ -173,7 +111,7 @@ class CopyMemory(Task):
         return 1 / self.n_symbols
 
     def sample(self, batch_size: int, generator: torch.Generator):
-        device = _check_sample(batch_size, generator)
+        device = check_sample(batch_size, generator)
         B, K, L = batch_size, self.n_copy, self.length
         symbols = torch.randint(1, self.n_symbols + 1, (B, K), generator=generator, device=device)  # B, K
         ids = torch.zeros(B, L, dtype=torch.long, device=device)
@@ -207,13 +145,13 @@ class SequentialXOR(Task):
     baseline_loss, baseline_metric = math.log(2), 0.5
 
     def __post_init__(self):
-        _int_at_least("lag", self.lag, 1)
-        _int_at_least("T", self.T, 1)
+        int_at_least("lag", self.lag)
+        int_at_least("T", self.T)
         if self.T <= self.lag:
             raise ValueError(f"T must be > lag so that some step is scored, got T={self.T}, lag={self.lag}")
 
     def sample(self, batch_size: int, generator: torch.Generator):
-        device = _check_sample(batch_size, generator)
+        device = check_sample(batch_size, generator)
         bits = torch.randint(0, 2, (batch_size, self.T), generator=generator, device=device)  # B, T
         y = torch.full_like(bits, IGNORE)
         y[:, self.lag:] = bits[:, self.lag:] ^ bits[:, :-self.lag]
@@ -239,10 +177,10 @@ class TemporalOrder(Task):
     symbols = ("a", "b", "c", "d", "X", "Y", "E", "B")
 
     def __post_init__(self):
-        _int_at_least("T", self.T, 20)
+        int_at_least("T", self.T, 20)
 
     def sample(self, batch_size: int, generator: torch.Generator):
-        device = _check_sample(batch_size, generator)
+        device = check_sample(batch_size, generator)
         B, T, w = batch_size, self.T, self.T // 10
         ids = torch.randint(0, 4, (B, T), generator=generator, device=device)  # distractors a..d
         ids[:, 0], ids[:, -1] = 6, 7  # E ... B
@@ -254,51 +192,25 @@ class TemporalOrder(Task):
 
 
 @dataclass(frozen=True)
-class TrendSineWalk(Task):
-    r"""The source notebook's 3-class task (trend / sine / random walk), with an optional memory delay.
+class FirstSign(Task):
+    """Seed 001's memory task: remember the sign of the first of T standard-normal inputs.
 
-    Each of ``n_features`` channels carries one class pattern over T steps plus Gaussian noise:
-    class 0 a linear trend from 0 to 1 (noise sd 0.1), class 1 two periods of a sine (noise sd 0.1),
-    class 2 a random walk with steps of sd 0.1 (noise sd 0.05). Then come ``delay`` steps of pure noise
-    (sd 0.1), the same for every class, so the label must be carried across them. Input (B, T + delay,
-    n_features), labels (B,). Chance: accuracy 1/3, cross-entropy ln 3. ``delay=0`` is the source's task,
-    which every model, the vanilla RNN included, learns to near 100%.
+    Input (B, T, 1), every step drawn from N(0, 1); label (B,) 1 where the first input is positive, else 0.
+    Later inputs come from the same distribution and carry no information about the label, so a model that
+    does not remember step 0 is at chance: accuracy 1/2, cross-entropy ln 2.
     """
 
-    T: int = 50  # steps carrying the pattern, >= 2
-    n_features: int = 20
-    delay: int = 0  # noise steps after the pattern, >= 0
-    target: float | None = 0.99
+    T: int = 50  # sequence length, >= 1
+    target: float | None = 0.95  # test accuracy that counts as solved
 
-    name = "trend_sine_walk"
-    output_size, head = 3, "last"
-    baseline_loss, baseline_metric = math.log(3), 1 / 3
-    classes = ("trend", "sine", "random walk")
+    name = "first_sign"
+    input_size, output_size, head = 1, 2, "last"
+    baseline_metric, baseline_loss = 0.5, math.log(2)
 
     def __post_init__(self):
-        _int_at_least("T", self.T, 2)
-        _int_at_least("n_features", self.n_features, 1)
-        _int_at_least("delay", self.delay, 0)
-
-    @property
-    def input_size(self) -> int:
-        return self.n_features
+        int_at_least("T", self.T)
 
     def sample(self, batch_size: int, generator: torch.Generator):
-        device = _check_sample(batch_size, generator)
-        B, T, Fn = batch_size, self.T, self.n_features
-        labels = torch.randint(0, 3, (B,), generator=generator, device=device)
-        t = torch.linspace(0, 1, T, device=device)  # T
-        trend = t.expand(B, T)
-        sine = torch.sin(4 * math.pi * t).expand(B, T)
-        walk = torch.cumsum(0.1 * torch.randn(B, T, generator=generator, device=device), dim=1)
-        base = torch.where(labels[:, None] == 0, trend, torch.where(labels[:, None] == 1, sine, walk))  # B, T
-        sd = torch.where(labels == 2, 0.05, 0.1).view(B, 1, 1)
-        x = base.unsqueeze(-1) + sd * torch.randn(B, T, Fn, generator=generator, device=device)  # B, T, F
-        if self.delay:
-            noise = 0.1 * torch.randn(B, self.delay, Fn, generator=generator, device=device)
-            x = torch.cat([x, noise], dim=1)  # B, T + delay, F
-        return x, labels
-
-
-TASKS = {cls.name: cls for cls in (AddingProblem, CopyMemory, SequentialXOR, TemporalOrder, TrendSineWalk)}
+        device = check_sample(batch_size, generator)
+        x = torch.randn(batch_size, self.T, 1, generator=generator, device=device)  # B, T, 1
+        return x, (x[:, 0, 0] > 0).long()  # B

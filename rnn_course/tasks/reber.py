@@ -26,14 +26,14 @@ is no boundary a model is told about. ``ContinualReber`` wraps the stream as a t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from rnn_course.tasks import IGNORE, Task
+from rnn_course.checks import int_at_least
+from rnn_course.tasks.base import IGNORE, Task, check_sample
 
 SYMBOLS = "BTPSXVE"
 N_SYMBOLS = len(SYMBOLS)
@@ -121,9 +121,8 @@ def continual_reber(batch: int, steps: int, generator: torch.Generator | None = 
     generator state gives the same streams. Raises ``ValueError`` for ``batch < 1``, ``steps < 1`` or a
     generator on another device.
     """
-    for name, value in [("batch", batch), ("steps", steps)]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    int_at_least("batch", batch)
+    int_at_least("steps", steps)
     device = _check_generator(generator, device)
     tables = _tables(device)
     inputs, y, states, _, _ = _walk(*_fresh(batch, device), steps, generator, tables)
@@ -173,19 +172,18 @@ def outer_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
 
 @dataclass(frozen=True)
 class ContinualReber(Task):
-    """Next-symbol prediction on endless embedded-Reber streams, ``T`` symbols per training chunk.
+    """Next-symbol prediction on endless embedded-Reber streams, ``T`` symbols per chunk.
 
-    ``sample(batch_size, generator) -> (x, y)``: x (B, T, 7) one-hot, y (B, T) next symbols. Consecutive
-    calls with the same generator and batch size *continue the same streams*: chunk k + 1 starts where chunk k
-    stopped, so a model that carries its state from one chunk to the next (``CarryState``) is trained on
-    one stream that never ends, as in Gers et al. (2000). A new generator or batch size starts new streams.
-    The loss is the cross-entropy at every step; the metric is ``outer_accuracy`` (chance 0.5, the
-    ``baseline_metric``; ``baseline_loss`` is ``MEMORYLESS_LOSS``).
+    ``batches(batch_size, generator)`` yields chunks ``(x, y)`` (x (B, T, 7) one-hot, y (B, T) next symbols)
+    that *continue the same streams*: chunk k + 1 starts where chunk k stopped, so a model trained with its
+    state carried from chunk to chunk (``TrainConfig(carry_state=True)``) is trained on one stream that never
+    ends, as in Gers et al. (2000). ``sample`` draws a chunk of new streams. The loss is the cross-entropy at
+    every step; the metric is ``outer_accuracy`` (chance 0.5, the ``baseline_metric``; ``baseline_loss`` is
+    ``MEMORYLESS_LOSS``).
     """
 
     T: int = 50  # symbols per chunk, >= 1
     target: float | None = 0.99  # outer accuracy that counts as solved
-    _streams: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # generator -> streams
 
     name = "continual_reber"
     input_size, output_size, head = N_SYMBOLS, N_SYMBOLS, "every"
@@ -193,53 +191,20 @@ class ContinualReber(Task):
     baseline_loss, baseline_metric = MEMORYLESS_LOSS, CHANCE_OUTER_ACCURACY
 
     def __post_init__(self):
-        if not isinstance(self.T, int) or isinstance(self.T, bool) or self.T < 1:
-            raise ValueError(f"T must be an int >= 1, got {self.T!r}")
+        int_at_least("T", self.T)
 
     def sample(self, batch_size: int, generator: torch.Generator):
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        if not isinstance(generator, torch.Generator):
-            raise ValueError(f"generator must be a torch.Generator (it also fixes the device), got "
-                             f"{type(generator).__name__}")
-        device = generator.device
-        entry = self._streams.get(id(generator))
-        if entry is None or entry[0] is not generator or entry[1].shape[0] != batch_size:
-            entry = (generator, *_fresh(batch_size, device))
-        inputs, y, _, state, last = _walk(entry[1], entry[2], self.T, generator, _tables(device))
-        self._streams.pop(id(generator), None)
-        self._streams[id(generator)] = (generator, state, last)
-        while len(self._streams) > 8:  # forget the oldest streams
-            self._streams.pop(next(iter(self._streams)))
-        return F.one_hot(inputs, N_SYMBOLS).float(), y
+        stream = continual_reber(batch_size, self.T, generator)
+        return stream.x, stream.y
+
+    def batches(self, batch_size: int, generator: torch.Generator):
+        """Endless consecutive chunks of the same ``batch_size`` streams, drawn from ``generator``."""
+        device = check_sample(batch_size, generator)
+        tables = _tables(device)
+        state, last = _fresh(batch_size, device)
+        while True:
+            inputs, y, _, state, last = _walk(state, last, self.T, generator, tables)
+            yield F.one_hot(inputs, N_SYMBOLS).float(), y
 
     def metric(self, pred: torch.Tensor, y: torch.Tensor) -> float:
         return outer_accuracy(pred, y)
-
-
-class CarryState(nn.Module):
-    """Truncated backpropagation through time: in training, each call starts from the last call's state.
-
-    Wraps a ``SequenceModel`` (anything called as ``model(x, state=..., return_state=True)``). In training
-    mode the final state of one call, detached from the graph, is the initial state of the next (batch
-    sizes must match, otherwise it starts from zeros), so no boundary is ever cut into the stream; in eval
-    mode every call starts from zeros. ``reset()`` forgets the carried state.
-    """
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-        self.state = None
-
-    def reset(self) -> None:
-        self.state = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return self.model(x)
-        state = self.state
-        if state is not None and (state[0] if isinstance(state, tuple) else state).shape[1] != x.shape[0]:
-            state = None
-        y, state = self.model(x, state=state, return_state=True)
-        self.state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
-        return y
