@@ -3,7 +3,8 @@
 - ``rnn-course assign MASTER``: the student and solutions notebooks from an exercise's master notebook;
 - ``rnn-course grade SUBMISSIONS``: a folder of submitted notebooks -> a CSV of points per question, with a
   reason for every lost point (and, with ``--gradescope``, Gradescope ``results.json`` files);
-- ``rnn-course execute NOTEBOOK...``: run notebooks in place to regenerate their committed outputs;
+- ``rnn-course execute NOTEBOOK...``: run notebooks in place to regenerate their committed outputs, and render
+  their prose with the run's numbers (``rnn-course render NOTEBOOK...`` renders only);
 - ``rnn-course sweep NOTEBOOK...``: re-execute chapters under other seeds and thread counts and tabulate, for
   every claim, in how many runs it held and its worst margin (``rnn_course.sweep``).
 
@@ -45,17 +46,32 @@ def _grade(args) -> int:
     return 1 if any(r.status == "grader error" for r in summary.graded) else 0
 
 
+def bibliography_of(path: Path) -> Path:
+    """The BibTeX file a chapter cites from: ``references.bib`` beside it."""
+    return path.parent / "references.bib"
+
+
 def execute_notebook(path: Path, timeout: float, kernel: str = "python3") -> None:
-    """Run every cell of ``path`` in a fresh kernel (in its folder) and write it back with its outputs.
+    """Run every cell of ``path`` in a fresh kernel (in its folder), render its prose with the run's numbers
+    (``rnn_course.prose``) and write it back with its outputs.
 
     The file is replaced atomically and only when every cell ran, so a failure leaves it as it was.
     """
     import nbformat
     from nbclient import NotebookClient
 
+    from rnn_course.prose import render_notebook
+
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=timeout, kernel_name=kernel,
                    resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
+    render_notebook(nb, bibliography_of(path), path.name)
+    _write_atomically(nb, path)
+
+
+def _write_atomically(nb, path: Path) -> None:
+    import nbformat
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -87,6 +103,27 @@ def _execute(args) -> int:
         print(f"{time.monotonic() - start:8.1f} s  {name}  {status}", flush=True)
     print(f"{time.monotonic() - total:8.1f} s  in all; {len(failed)} failed")
     return 1 if failed else 0
+
+
+def _render(args) -> int:
+    import nbformat
+
+    from rnn_course.prose import render_notebook
+
+    for name in args.notebooks:
+        path = Path(name)
+        if path.suffix != ".ipynb" or not path.is_file():
+            print(f"rnn-course render: error: {name} is not a notebook file", file=sys.stderr)
+            return 2
+        nb = nbformat.read(path, as_version=4)
+        try:
+            count = render_notebook(nb, bibliography_of(path), path.name)
+        except ValueError as err:
+            print(f"rnn-course render: error: {err}", file=sys.stderr)
+            return 1
+        _write_atomically(nb, path)
+        print(f"{name}: {count} markdown cells rendered")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=1800, help="seconds per cell (default 1800)")
     p.add_argument("--kernel", default="python3", help="kernel name (default python3)")
     p.set_defaults(func=_execute)
+
+    p = sub.add_parser("render", help="render the prose of executed notebooks with their numbers",
+                       description="Write every markdown cell that holds MyST roles (glue, cite, eq) as plain "
+                                   "markdown with the numbers the notebook's last run glued, keeping the MyST "
+                                   "source in the cell's metadata (rnn_course.prose). `execute` does this too; "
+                                   "use `render` after editing only prose.")
+    p.add_argument("notebooks", nargs="+", help="notebook files, e.g. book/*.ipynb")
+    p.set_defaults(func=_render)
 
     from rnn_course import sweep
 

@@ -1,4 +1,5 @@
 """The course's promises about its committed notebooks (nbval executes them; these check what is committed)."""
+import copy
 import json
 import re
 from pathlib import Path
@@ -7,6 +8,7 @@ import pytest
 import yaml
 
 from rnn_course.nb import install_cell
+from rnn_course.prose import raw_roles, render_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -81,3 +83,19 @@ def test_second_cell_sets_up_device_threads_and_seeds(path):
 @pytest.mark.parametrize("path", NOTEBOOKS)
 def test_python3_kernel(path):
     assert load(path)["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_prose_reads_as_plain_markdown_with_the_runs_numbers(path):
+    """Jupyter and Colab show the markdown as committed: no MyST role may be left raw, and every number the
+    prose states is in place. Rendering the cells' MyST source again with the committed run's glued values
+    changes nothing, so the prose is that of the committed run (run `rnn-course render` after editing it)."""
+    nb = load(path)
+    raw = {i: raw_roles("".join(c["source"])) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown"}
+    raw = {i: r for i, r in raw.items() if r}
+    assert not raw, f"{path}: markdown cells show raw MyST in Jupyter and Colab: {raw}"
+    again = copy.deepcopy(nb)
+    render_notebook(again, ROOT / "book" / "references.bib", path)
+    stale = [i for i, (a, b) in enumerate(zip(nb["cells"], again["cells"]))
+             if a["cell_type"] == "markdown" and "".join(a["source"]) != "".join(b["source"])]
+    assert not stale, f"{path}: markdown cells {stale} differ from their rendering; run rnn-course render {path}"

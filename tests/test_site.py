@@ -228,3 +228,36 @@ def test_run_times_page_from_the_test_run(tmp_path):
     assert "Anatomy of a chapter" in html, "the row should link to the chapter by its title"
     assert "12.3" in html and "13.3" in html  # one row and the total
     assert "FAILED" in html and "tests/fixtures/x.ipynb" in html
+
+
+# ---- chapters' prose: MyST on the site, plain markdown in the committed notebook ----------------------------
+
+def test_the_site_reads_each_chapters_myst_source(tmp_path):
+    """book/_ext/myst_source puts the MyST source kept in a cell's metadata back before MyST-NB reads it."""
+    from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / CONFIG['sphinx']['local_extensions']['myst_source'])!r})\n"
+        "extensions = ['myst_nb', 'myst_source']\nnb_execution_mode = 'off'\nnitpicky = True\n")
+    (src / "index.md").write_text("# Site\n\n```{toctree}\nchapter\n```\n")
+    glued = {"output_type": "display_data", "data": {"application/papermill.record/text/plain": "0.125"},
+             "metadata": {"scrapbook": {"mime_prefix": "application/papermill.record/", "name": "loss"}}}
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# A chapter"},
+                    {"cell_type": "markdown", "source": "Colab text: the loss was 0.12.",
+                     "metadata": {"rnn_course": {"myst": "Site text: the loss was {glue:text}`loss:.2f`.",
+                                                 "rendered": "Colab text: the loss was 0.12."}}},
+                    {"cell_type": "code", "metadata": {}, "source": "", "outputs": [glued], "execution_count": 1}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (src / "chapter.ipynb").write_text(json.dumps(nb))
+    out = tmp_path / "out"
+    with docutils_namespace():
+        app = Sphinx(str(src), str(src), str(out), str(tmp_path / "doctrees"), "html",
+                     status=None, warning=None, freshenv=True, warningiserror=True)
+        app.build()
+    html = (out / "chapter.html").read_text()
+    assert "Site text: the loss was" in html and "0.12" in html and "Colab text" not in html
