@@ -1,10 +1,12 @@
 r"""The chapters' prose, readable everywhere: MyST markdown rendered as plain markdown with this run's numbers.
 
 A chapter's markdown is written in MyST: ``{glue:text}`name:.2f``` for a number of the run, ``{cite:t}`key``` and
-``{cite:p}`key``` for the literature, ``$$ ... $$ (label)`` and ``{eq}`label``` for equations. Jupyter and Colab
+``{cite:p}`key``` for the literature, ``$$ ... $$ (label)`` and ``{eq}`label``` for equations, ``{doc}`page``` for
+another chapter. Jupyter and Colab
 have no MyST and would show those roles raw. So, after a notebook is executed (``rnn-course execute``),
 ``render_notebook`` writes every markdown cell that holds a role as plain markdown: the glued values formatted
-as MyST formats them, citations as "Hochreiter and Schmidhuber (1997)", equations numbered with ``\tag``. The
+as MyST formats them, citations as "Hochreiter and Schmidhuber (1997)", equations numbered with ``\tag``, a
+page by its title. The
 MyST source stays in the cell's metadata (``rnn_course.myst``), and the website's build puts it back
 (``book/_ext/myst_source.py``), so the site keeps its glue, citations and cross-references.
 
@@ -74,10 +76,31 @@ def citation_labels(bib_path: Path) -> dict[str, tuple[str, str]]:
     return labels
 
 
+def page_title(folder: Path, page: str) -> str | None:
+    """The title (first ``# `` heading) of the page ``page`` (a notebook or markdown file in ``folder``)."""
+    import json
+
+    for suffix in (".ipynb", ".md"):
+        path = Path(folder) / f"{page}{suffix}"
+        if path.is_file():
+            if suffix == ".md":
+                texts = [path.read_text(encoding="utf-8")]
+            else:
+                cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+                texts = [c.get("metadata", {}).get(KEY, {}).get("myst") or "".join(c["source"])
+                         for c in cells if c["cell_type"] == "markdown"]
+            for text in texts:
+                for line in text.splitlines():
+                    if line.startswith("# "):
+                        return line[2:].strip()
+    return None
+
+
 class _Renderer:
     def __init__(self, values: dict[str, str], citations: dict[str, tuple[str, str]], equations: dict[str, int],
-                 where: str):
+                 where: str, folder: Path | None = None):
         self.values, self.citations, self.equations, self.where = values, citations, equations, where
+        self.folder = folder
 
     def role(self, match: re.Match) -> str:
         name, content = match.group(1), match.group(2)
@@ -99,7 +122,14 @@ class _Renderer:
             if content not in self.equations:
                 raise ValueError(f"{self.where}: {{eq}}`{content}` refers to no labelled equation of this page")
             return f"({self.equations[content]})"
-        raise ValueError(f"{self.where}: the role {{{name}}} has no plain rendering; use glue, cite or eq")
+        if name == "doc":
+            text, _, target = content.rpartition("<") if content.endswith(">") else ("", "", content + ">")
+            target = target[:-1].strip()
+            title = text.strip() or (page_title(self.folder, target) if self.folder else None)
+            if title is None:
+                raise ValueError(f"{self.where}: {{doc}}`{content}` names no page beside this one")
+            return f"*{title}*"
+        raise ValueError(f"{self.where}: the role {{{name}}} has no plain rendering; use glue, cite, eq or doc")
 
     def text(self, source: str) -> str:
         def math(m: re.Match) -> str:
@@ -121,12 +151,14 @@ def needs_rendering(source: str) -> bool:
     return bool(ROLE.search(source) or LABELLED_MATH.search(source))
 
 
-def render_notebook(nb, bib_path: Path | None = None, name: str = "notebook") -> int:
+def render_notebook(nb, bib_path: Path | None = None, name: str = "notebook", folder: Path | None = None) -> int:
     """Render every markdown cell of ``nb`` (a dict or ``NotebookNode``) that holds a role; see the module doc.
 
-    Returns the number of cells rendered. Raises ``ValueError`` for a glue key the run did not glue, an
-    unknown citation key or equation label, or a role with no plain form.
+    ``folder`` (default: the bibliography's) holds the pages ``{doc}`` names. Returns the number of cells
+    rendered. Raises ``ValueError`` for a glue key the run did not glue, an unknown citation key, equation
+    label or page, or a role with no plain form.
     """
+    folder = Path(folder) if folder is not None else (Path(bib_path).parent if bib_path is not None else None)
     cells = [c for c in nb["cells"] if c["cell_type"] == "markdown"]
     sources = [_source(c) for c in cells]
     labels = [m.group(2) for s in sources for m in LABELLED_MATH.finditer(s)]
@@ -145,7 +177,7 @@ def render_notebook(nb, bib_path: Path | None = None, name: str = "notebook") ->
             meta.pop(KEY, None)
             cell["source"] = source
             continue
-        text = _Renderer(values, citations, equations, f"{name}, markdown cell {i + 1}").text(source)
+        text = _Renderer(values, citations, equations, f"{name}, markdown cell {i + 1}", folder).text(source)
         cell["source"] = text
         meta[KEY] = {"myst": source, "rendered": text}
         rendered += 1

@@ -88,3 +88,12 @@ def test_glued_values_are_read_from_the_outputs():
     nb = json.loads(json.dumps(notebook("", outputs=[glue_output("a", "1.5"), {"output_type": "stream",
                                                                                "name": "stdout", "text": "x"}])))
     assert glued_values(nb) == {"a": "1.5"}
+
+
+def test_a_page_is_named_by_its_title(tmp_path, bib):
+    (tmp_path / "other.md").write_text("# The other chapter\n\ntext\n")
+    nb = notebook("See {doc}`other` and {doc}`its neighbour <other>`.")
+    render_notebook(nb, bib, folder=tmp_path)
+    assert nb["cells"][0]["source"] == "See *The other chapter* and *its neighbour*."
+    with pytest.raises(ValueError, match="names no page"):
+        render_notebook(notebook("{doc}`nowhere`"), bib, folder=tmp_path)

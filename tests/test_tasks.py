@@ -6,11 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from rnn_course.tasks import (IGNORE, TASKS, AddingProblem, CopyMemory, FirstSign, LastToken, SequentialXOR,
-                              TemporalOrder, TrendSineWalk)
+from rnn_course.tasks import (IGNORE, TASKS, AddingProblem, CopyMemory, DelayedEcho, FirstSign, LastToken,
+                              SequentialXOR, TemporalOrder, TrendSineWalk)
 
-ALL = [AddingProblem(T=20), CopyMemory(T=5), SequentialXOR(T=12, lag=3), TemporalOrder(T=30),
-       TrendSineWalk(T=10, n_features=4, delay=5)]
+ALL = [AddingProblem(T=20), CopyMemory(T=5), DelayedEcho(T=12, delay=3), SequentialXOR(T=12, lag=3),
+       TemporalOrder(T=30), TrendSineWalk(T=10, n_features=4, delay=5), FirstSign(T=6)]
 
 
 def gen(seed=0):
@@ -185,3 +185,13 @@ def test_last_token_errors():
         LastToken(max_len=4, min_len=5)
     with pytest.raises(ValueError, match="vocab must be an int >= 3"):
         LastToken(vocab=2)
+
+
+def test_echo_repeats_the_bit_of_delay_steps_ago():
+    task = DelayedEcho(T=10, delay=4)
+    x, y = task.sample(200, gen())
+    assert torch.all(y[:, :4] == IGNORE)
+    assert torch.equal(y[:, 4:], x[:, :-4, 0].long())
+    assert 0.45 < x.mean().item() < 0.55 and task.baseline_metric == 0.5
+    with pytest.raises(ValueError, match="T must be an int >= 5"):
+        DelayedEcho(T=4, delay=4)

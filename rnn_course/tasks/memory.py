@@ -5,6 +5,7 @@ task               what must be remembered                               head   
 =================  ====================================================  ==========  ====================
 ``AddingProblem``  two marked values among T, to add at the end          last        MSE 1/6
 ``CopyMemory``     n symbols, to repeat after T blank steps              every       CE n ln k / (T + 2n)
+``DelayedEcho``    the bit ``delay`` steps back, to repeat now            every       accuracy 1/2
 ``SequentialXOR``  the bit ``lag`` steps back, XOR-ed with the current   every       accuracy 1/2
 ``TemporalOrder``  the order of two X/Y symbols among distractors        last        accuracy 1/4
 ``FirstSign``      the sign of the first of T standard-normal inputs     last        accuracy 1/2
@@ -124,6 +125,35 @@ class CopyMemory(Task):
     def metric(self, pred, y):
         K = self.n_copy
         return float((pred[:, -K:].argmax(-1) == y[:, -K:]).float().mean())
+
+
+@dataclass(frozen=True)
+class DelayedEcho(Task):
+    r"""Repeat the input of ``delay`` steps ago: the first chapter's task, a memory of the last few steps.
+
+    Input (B, T, 1) random bits; target (B, T) with :math:`y_t = x_{t - delay}` for t >= delay and ``IGNORE``
+    (unscored) before. A model that does not hold the last ``delay`` bits is at a coin flip: accuracy 1/2,
+    cross-entropy ln 2.
+    """
+
+    T: int = 30  # sequence length, > delay
+    delay: int = 3  # how far back the bit to repeat is, >= 1
+    target: float | None = 0.99  # accuracy that counts as solved
+
+    name = "echo"
+    input_size, output_size, head = 1, 2, "every"
+    baseline_loss, baseline_metric = math.log(2), 0.5
+
+    def __post_init__(self):
+        int_at_least("delay", self.delay)
+        int_at_least("T", self.T, self.delay + 1)
+
+    def sample(self, batch_size: int, generator: torch.Generator):
+        device = check_sample(batch_size, generator)
+        bits = torch.randint(0, 2, (batch_size, self.T), generator=generator, device=device)  # B, T
+        y = torch.full_like(bits, IGNORE)
+        y[:, self.delay:] = bits[:, :-self.delay]
+        return bits.unsqueeze(-1).float(), y  # (B, T, 1), (B, T)
 
 
 @dataclass(frozen=True)
