@@ -83,6 +83,32 @@ def _write_atomically(nb, path: Path) -> None:
         raise
 
 
+RUN_TIMES = "run_times.json"  # beside the notebooks: how long the run that produced their outputs took
+
+
+def record_run_time(path: Path, seconds: float) -> None:
+    """Note in ``run_times.json`` beside the notebook how long its execution took, and where."""
+    import datetime
+    import json
+    import platform
+
+    import torch
+
+    record_path = path.parent / RUN_TIMES
+    try:
+        record = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        record = {}
+    notebooks = record.setdefault("notebooks", {})
+    machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, torch "
+               f"{torch.__version__}, " + ("CUDA" if torch.cuda.is_available() else "CPU only"))
+    notebooks[f"{path.parent.name}/{path.name}"] = {
+        "seconds": round(seconds, 1), "passed": True, "machine": machine,
+        "measured": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    record["notebooks"] = dict(sorted(notebooks.items()))
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+
+
 def _execute(args) -> int:
     failed = []
     total = time.monotonic()
@@ -95,6 +121,7 @@ def _execute(args) -> int:
         start = time.monotonic()
         try:
             execute_notebook(Path(name), args.timeout, args.kernel)
+            record_run_time(Path(name), time.monotonic() - start)
             status = "ok"
         except Exception as err:  # a failing cell (CellExecutionError), a timeout, a dead kernel
             failed.append(name)

@@ -187,7 +187,7 @@ def test_widget_outputs_are_removed_from_the_site(path):
 
 # ---- the run-times page ------------------------------------------------------------------------------------
 
-def build_tiny_site(tmp_path: Path, times: dict | None) -> str:
+def build_tiny_site(tmp_path: Path, times: dict | None, executed: dict | None = None) -> str:
     """Build a two-page Sphinx project that uses the run-times directive; return the page's HTML."""
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace
@@ -205,6 +205,8 @@ def build_tiny_site(tmp_path: Path, times: dict | None) -> str:
     if times is not None:
         (src / "artifacts").mkdir()
         (src / "artifacts" / "notebook_times.json").write_text(json.dumps(times))
+    if executed is not None:
+        (src / "book" / "run_times.json").write_text(json.dumps(executed))
     out = tmp_path / "out"
     with docutils_namespace():  # several Sphinx apps in one process must not share docutils' registries
         app = Sphinx(str(src), str(src), str(out), str(tmp_path / "doctrees"), "html",
@@ -217,6 +219,15 @@ def build_tiny_site(tmp_path: Path, times: dict | None) -> str:
 def test_run_times_page_without_a_test_run(tmp_path):
     html = build_tiny_site(tmp_path, None)
     assert "No run times were recorded" in html
+
+
+def test_run_times_page_before_any_test_run_shows_the_committed_runs(tmp_path):
+    executed = {"notebooks": {"book/anatomy.ipynb": {"seconds": 21.5, "passed": True, "machine": "laptop, 4 CPU cores",
+                                                     "measured": "2030-02-02 10:00 UTC"}}}
+    html = build_tiny_site(tmp_path, None, executed)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "wall-clock time of rnn-course execute" in text and "laptop, 4 CPU cores" in text and "21.5" in text
+    assert "No run times were recorded" not in html
 
 
 def test_run_times_page_from_the_test_run(tmp_path):

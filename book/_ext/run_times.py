@@ -1,9 +1,10 @@
 """Sphinx extension: the ``run-times`` directive, the table on the website's "Run times" page.
 
 It reads ``artifacts/notebook_times.json``, which the test run (``conftest.py``) writes after nbval has
-executed every notebook, and turns it into a table: chapter, cells, seconds, passed. Nothing is typed by hand.
-When the file is absent (the site was built before any test run) the page says so and the build stays
-free of warnings.
+executed every notebook, and turns it into a table: chapter, cells, seconds, passed. Before any test run it
+reads ``book/run_times.json``, which ``rnn-course execute`` writes: how long the run that produced each
+chapter's committed outputs took. Nothing is typed by hand. When neither file can be read the page says so
+and the build stays free of warnings.
 
 Registered in ``_config.yml``::
 
@@ -21,6 +22,7 @@ from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 
 TIMES_FILE = Path("artifacts") / "notebook_times.json"  # relative to the book root (the repository root)
+EXECUTE_FILE = Path("book") / "run_times.json"  # written by `rnn-course execute`, committed with the notebooks
 
 
 def _toc_order(srcdir: Path) -> list[str]:
@@ -63,12 +65,18 @@ class RunTimesDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         srcdir = Path(self.env.srcdir)
-        path = srcdir / TIMES_FILE
-        self.env.note_dependency(str(path))  # rebuild this page when a new test run writes the file
-        try:
-            record = json.loads(path.read_text())
-            notebooks = record["notebooks"]
-        except (OSError, ValueError, KeyError, TypeError):
+        record, source = None, None
+        for name in (TIMES_FILE, EXECUTE_FILE):
+            path = srcdir / name
+            self.env.note_dependency(str(path))  # rebuild this page when a new run writes the file
+            try:
+                record = json.loads(path.read_text())
+                notebooks = record["notebooks"]
+                source = name
+                break
+            except (OSError, ValueError, KeyError, TypeError):
+                record = None
+        if record is None:
             note = nodes.note()
             note += _para(
                 "No run times were recorded for this build of the site. Run the test suite "
@@ -79,11 +87,22 @@ class RunTimesDirective(SphinxDirective):
         order = {doc: i for i, doc in enumerate(_toc_order(srcdir))}
         rows = sorted(notebooks.items(), key=lambda kv: (order.get(kv[0].rsplit(".", 1)[0], len(order)), kv[0]))
 
-        intro = _para(
-            f"Measured {record.get('measured', 'at an unknown date')} on {record.get('machine', 'an unknown machine')}. "
-            "Each time is the sum of the notebook's cell times while the test suite executed it with nbval, "
-            "kernel start included."
-        )
+        if source == TIMES_FILE:
+            intro = _para(
+                f"Measured {record.get('measured', 'at an unknown date')} on "
+                f"{record.get('machine', 'an unknown machine')}. Each time is the sum of the notebook's cell times "
+                "while the test suite executed it with nbval, kernel start included."
+            )
+        else:
+            machines = sorted({e.get("machine", "an unknown machine") for e in notebooks.values()})
+            dates = sorted(e.get("measured", "") for e in notebooks.values() if e.get("measured"))
+            when = ("at unknown dates" if not dates else f"on {dates[0]}" if dates[0] == dates[-1]
+                    else f"between {dates[0]} and {dates[-1]}")
+            intro = _para(
+                f"Measured {when}, on {'; '.join(machines)}. Each time is the wall-clock time of ",
+                nodes.literal(text="rnn-course execute"), ", the run that produced the outputs the chapter pages "
+                "show, kernel start included. A test run replaces this table with its own times."
+            )
         table = nodes.table(classes=["run-times"])
         group = nodes.tgroup(cols=4)
         table += group
