@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Colab-like check: run a chapter the way a learner runs it in Google Colab.
 #
-#   .ci/colab_check.sh [book/anatomy.ipynb]
+#   .ci/colab_check.sh [book/first_rnn.ipynb]
 #
 # A fresh virtual environment gets only torch and libraries Colab ships (numpy, pandas, matplotlib, seaborn,
 # scikit-learn, tqdm, ipywidgets, and a kernel with nbclient to run the notebook), with what they depend on:
@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-NOTEBOOK=${1:-book/anatomy.ipynb}
+NOTEBOOK=${1:-book/first_rnn.ipynb}
 PYTHON=${PYTHON:-python3}
 COLAB_LIBS="torch numpy pandas matplotlib seaborn scikit-learn tqdm ipywidgets ipykernel nbclient nbformat"
 [ -f "$NOTEBOOK" ] || { echo "colab check: no notebook $NOTEBOOK" >&2; exit 1; }
@@ -132,6 +132,19 @@ def seconds(cell):
 
 
 code = [c for c in nb.cells if c.cell_type == "code"]
+# Diagrams are drawn by code (rnn_course.diagrams): each must come out as an image here, where no myst-nb is.
+diagrams = [c for c in code if any(t.startswith("diagram-") for t in c.get("metadata", {}).get("tags", []))]
+blank = [c.metadata["tags"] for c in diagrams if not any("image/png" in o.get("data", {}) for o in c.outputs)]
+if blank:
+    print(f"colab check: diagram cells without an image: {blank}", file=sys.stderr)
+    sys.exit(1)
+import re  # noqa: E402
+raw = [m.group(0) for c in nb.cells if c.cell_type == "markdown"
+       for m in re.finditer(r"\{[a-z][a-z:-]*\}`[^`]*`", c.source)]
+if raw:
+    print(f"colab check: markdown shows raw MyST roles: {raw[:5]}", file=sys.stderr)
+    sys.exit(1)
+print(f"colab check: {len(diagrams)} diagrams drawn as images; the markdown holds no raw MyST role")
 print(f"colab check: {notebook} ran in {time.monotonic() - t0:.1f} s ({len(code)} code cells;"
       f" the install cell {seconds(code[0]):.1f} s, the chapter {sum(seconds(c) for c in code[1:-1]):.1f} s)")
 print("colab check:", "".join(o.get("text", "") for o in nb.cells[-1].outputs).strip())
