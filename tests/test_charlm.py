@@ -1,4 +1,5 @@
-"""rnn_course.charlm: the character model, TBPTT training, bpc, sampling, latency and checkpoints."""
+"""The char-LM exercise's reference (rnn_course_instructor.charlm) and the learners' helpers (rnn_course.charlm):
+the character model, TBPTT training, bpc, sampling, latency and checkpoints."""
 import math
 
 import pytest
@@ -6,8 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rnn_course import charlm
-from rnn_course.charlm import (CharModel, bits_per_char, generate, latency_per_char, load_checkpoint, perplexity,
+from rnn_course_instructor import charlm
+from rnn_course_instructor.charlm import (CharModel, bits_per_char, generate, latency_per_char, load_checkpoint, perplexity,
                                sample_next, save_checkpoint, train_step, train_tbptt, unigram_bpc)
 from rnn_course.params import count_parameters
 from rnn_course.text import Vocab, tbptt_batches
@@ -296,7 +297,7 @@ def test_mismatched_checkpoints_are_refused(vocab, tmp_path):
 # ---------------------------------------------------------------- the recipe benchmark
 
 def test_recipe_benchmark_pieces_and_smoke_run(vocab, tmp_path, capsys):
-    from rnn_course.benchmarks import charlm_recipes as bench
+    from rnn_course_instructor.benchmarks import charlm_recipes as bench
 
     ids = vocab.encode(TEXT)
     x, y = next(bench.seed_batches(ids, batch=5, window=7))

@@ -28,12 +28,13 @@ import torch
 from nbformat.v4 import new_code_cell, new_notebook
 
 from rnn_course import cli
-from rnn_course.grading import Exercise, Marker, Question, compare, kernel, load_exercise
-from rnn_course.grading.batch import columns, find_submissions, read_csv, result_row, write_csv_atomic
-from rnn_course.grading.gradescope import results_json
-from rnn_course.grading.runner import QuestionGrade, Result, grade_submission
-from rnn_course.grading.submission import SubmissionError, defined_names, defining_cells, read_submission
-from rnn_course.grading.transfer import check_plain, probe_code, read_result
+from rnn_course_instructor.exercises.charlm import MASTER
+from rnn_course_instructor.grading import Exercise, Marker, Question, compare, kernel, load_exercise
+from rnn_course_instructor.grading.batch import columns, find_submissions, read_csv, result_row, write_csv_atomic
+from rnn_course_instructor.grading.gradescope import results_json
+from rnn_course_instructor.grading.runner import QuestionGrade, Result, grade_submission
+from rnn_course_instructor.grading.submission import SubmissionError, defined_names, defining_cells, read_submission
+from rnn_course_instructor.grading.transfer import check_plain, probe_code, read_result
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOY = FIXTURES / "toy" / "questions.py"
@@ -313,7 +314,7 @@ def test_grade_never_grades_its_own_outputs(tmp_path, capsys):
 # --- the sandbox's limits ----------------------------------------------------------------------------
 
 def test_limits_cap_memory_and_file_size(tmp_path):
-    run = [sys.executable, "-m", "rnn_course.grading.limits", "--memory-mb", "400", "--file-mb", "1", "--"]
+    run = [sys.executable, "-m", "rnn_course_instructor.grading.limits", "--memory-mb", "400", "--file-mb", "1", "--"]
     bomb = subprocess.run(run + [sys.executable, "-c", "x = bytearray(800 * 2**20)"], capture_output=True,
                           text=True)
     assert bomb.returncode != 0 and "MemoryError" in bomb.stderr
@@ -323,7 +324,7 @@ def test_limits_cap_memory_and_file_size(tmp_path):
     ok = subprocess.run(run + [sys.executable, "-c", "print(len(bytearray(10 * 2**20)))"], capture_output=True,
                         text=True)
     assert ok.returncode == 0 and ok.stdout.strip() == str(10 * 2**20)
-    bad = subprocess.run([sys.executable, "-m", "rnn_course.grading.limits", "--memory-mb", "0", "--", "true"],
+    bad = subprocess.run([sys.executable, "-m", "rnn_course_instructor.grading.limits", "--memory-mb", "0", "--", "true"],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "positive" in bad.stderr
 
@@ -390,8 +391,8 @@ def test_a_kernel_that_cannot_be_launched_is_a_grader_error_that_leaves_nothing(
 # --- the command line -------------------------------------------------------------------------------
 
 def test_cli_rejects_bad_arguments(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        cli.main(["grade", str(tmp_path), "--jobs", "0"])
+    assert cli.main(["grade", str(tmp_path), "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
     assert cli.main(["grade", str(tmp_path / "missing"), "--exercise", str(TOY), "--out",
                      str(tmp_path / "g.csv")]) == 2
     assert "neither a submission file nor a folder" in capsys.readouterr().err
@@ -539,7 +540,7 @@ def test_charlm_questions_cover_the_exercise():
     assert ex.max_points == 16 and float(ex.env["RNN_COURSE_BUDGET_SCALE"]) <= 0.05
     needed = {n for q in ex.questions for n in q.needs}
     assert needed == {"CharRNN", "CharLSTM", "CharGRU", "train_step", "bits_per_char", "sample", "latency_per_char"}
-    master = (ROOT / "rnn_course" / "exercises" / "charlm" / "master.ipynb").read_text()
+    master = MASTER.read_text()
     assert all(f"`{name}`" in master for name in needed)  # the names the master tells learners to define
     for spec in CHARLM.values():
         assert set(spec["scores"]) == {q.name for q in ex.questions}
@@ -559,8 +560,8 @@ def test_charlm_train_step_is_graded_at_the_exercises_clip():
     import torch.nn as nn
     import torch.nn.functional as F
 
-    from rnn_course.charlm import train_step as reference_step
-    from rnn_course.exercises.charlm import questions as q
+    from rnn_course_instructor.charlm import train_step as reference_step
+    from rnn_course_instructor.exercises.charlm import questions as q
 
     def no_clip(model, optimizer, x, y, state=None):
         logits, state = model(x, state)

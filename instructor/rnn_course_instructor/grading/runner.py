@@ -7,7 +7,7 @@
 2. For every question: the names it needs must exist, its probe runs in the kernel (same recovery), and its
    check scores what came back, in this process.
 
-``python -m rnn_course.grading.runner`` does the same for the batch grader, in a process of its own.
+``python -m rnn_course_instructor.grading.runner`` does the same for the batch grader, in a process of its own.
 """
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 
-from rnn_course.grading.kernel import Outcome, Sandbox
-from rnn_course.grading.spec import Exercise, Marker, Question, load_exercise
-from rnn_course.grading.submission import (Submission, SubmissionError, defining_cells, file_sha256,
+from rnn_course_instructor.grading.kernel import Outcome, Sandbox
+from rnn_course_instructor.grading.spec import Exercise, Marker, Question, load_exercise
+from rnn_course_instructor.grading.submission import (Submission, SubmissionError, defining_cells, file_sha256,
                                            read_submission)
-from rnn_course.grading.transfer import probe_code, probe_source, read_result
+from rnn_course_instructor.grading.transfer import probe_code, probe_source, read_result
 
 MAX_RESTARTS = 8  # fresh kernels per submission before the grader gives up on it
 
@@ -233,7 +233,7 @@ def grade_submission(path: str | Path, exercise: Exercise, seed: int | None = No
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m rnn_course.grading.runner", description="Grade one submission.")
+    p = argparse.ArgumentParser(prog="python -m rnn_course_instructor.grading.runner", description="Grade one submission.")
     p.add_argument("submission")
     p.add_argument("result", help="where to write the result as JSON")
     p.add_argument("--exercise", required=True)

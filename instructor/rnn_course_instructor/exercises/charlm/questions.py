@@ -24,8 +24,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from rnn_course.charlm import CharModel, bits_per_char, generate, train_step
-from rnn_course.grading.spec import Exercise, Question
+from rnn_course_instructor.charlm import CharModel, bits_per_char, generate, train_step
+from rnn_course_instructor.grading.spec import Exercise, Question
 from rnn_course.text import Vocab
 
 ALPHABET = "etaoinshrdlcumwfgypbvkjxqzETAOINSHRDLCUMWFGYPBVKJXQZ0123456789 .,;:!?'-()"
@@ -92,7 +92,7 @@ def model_inputs(kind: str):
 def probe_model(ns, inputs):
     import torch
 
-    from rnn_course.exercises.charlm.questions import attempt
+    from rnn_course_instructor.exercises.charlm.questions import attempt
 
     cls, V, x, k = ns[inputs["cls"]], inputs["V"], inputs["x"], inputs["split"]
     out = {"n_default": attempt(lambda: sum(p.numel() for p in cls(V).parameters()))}
@@ -176,7 +176,7 @@ def _state(kind, state):
 def probe_train_step(ns, inputs):
     import torch
 
-    from rnn_course.exercises.charlm.questions import build_model
+    from rnn_course_instructor.exercises.charlm.questions import build_model
 
     model = build_model(inputs)
     for p in model.parameters():  # stale gradients, which the step must clear
@@ -232,7 +232,7 @@ def bpc_inputs(gen):
 def probe_bpc(ns, inputs):
     import torch
 
-    from rnn_course.exercises.charlm.questions import build_model
+    from rnn_course_instructor.exercises.charlm.questions import build_model
 
     model = build_model(inputs)
     value = ns["bits_per_char"](model, inputs["data"].clone())
@@ -275,7 +275,7 @@ def sample_inputs(gen):
 def probe_sample(ns, inputs):
     import torch
 
-    from rnn_course.exercises.charlm.questions import attempt, build_model
+    from rnn_course_instructor.exercises.charlm.questions import attempt, build_model
     from rnn_course.text import Vocab
 
     model, vocab = build_model(inputs), Vocab(list(inputs["chars"]))
@@ -332,7 +332,7 @@ def probe_latency(ns, inputs):
 
     import torch
 
-    from rnn_course.exercises.charlm.questions import DELAY_S, build_model
+    from rnn_course_instructor.exercises.charlm.questions import DELAY_S, build_model
 
     inner, calls = build_model(inputs), []
 

@@ -1,4 +1,4 @@
-"""Start a command under resource limits: ``python -m rnn_course.grading.limits [options] -- CMD ...``.
+"""Start a command under resource limits: ``python -m rnn_course_instructor.grading.limits [options] -- CMD ...``.
 
 The grader launches every student kernel through this module. It sets the limits on its own process,
 then ``exec``\\ s the kernel, so the kernel (same process id) and anything it starts inherit them:
@@ -36,7 +36,7 @@ def apply_limits(memory_mb: int | None, file_mb: int | None) -> None:
 
 def wrap(cmd: list[str], memory_mb: int | None, file_mb: int | None) -> list[str]:
     """The command line that runs ``cmd`` under these limits."""
-    out = [sys.executable, "-m", "rnn_course.grading.limits"]
+    out = [sys.executable, "-m", "rnn_course_instructor.grading.limits"]
     if memory_mb is not None:
         out += ["--memory-mb", str(int(memory_mb))]
     if file_mb is not None:
@@ -45,7 +45,7 @@ def wrap(cmd: list[str], memory_mb: int | None, file_mb: int | None) -> list[str
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m rnn_course.grading.limits", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rnn_course_instructor.grading.limits", description=__doc__.split("\n")[0])
     parser.add_argument("--memory-mb", type=int, default=None, help="address-space limit in MiB")
     parser.add_argument("--file-mb", type=int, default=None, help="largest file the command may write, MiB")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the command to run")

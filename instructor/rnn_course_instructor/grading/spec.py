@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import torch
 
-from rnn_course.grading.transfer import probe_source
+from rnn_course_instructor.grading.transfer import probe_source
 
 
 # Heavy imports done once per kernel, so that the per-cell timeout measures the student's work: importing
@@ -155,7 +155,7 @@ def load_exercise(spec: str) -> Exercise:
         if not spec.isidentifier():
             raise ValueError(f"exercise must be a built-in name (e.g. 'charlm') or a path to questions.py, "
                              f"got {spec!r}")
-        target = f"rnn_course.exercises.{spec}.questions"
+        target = f"rnn_course_instructor.exercises.{spec}.questions"
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as err:
@@ -164,5 +164,5 @@ def load_exercise(spec: str) -> Exercise:
             raise ValueError(f"no built-in exercise named {spec!r}") from err
     exercise = getattr(module, "EXERCISE", None)
     if not isinstance(exercise, Exercise):
-        raise ValueError(f"{spec!r} defines no EXERCISE (an rnn_course.grading.Exercise)")
+        raise ValueError(f"{spec!r} defines no EXERCISE (an rnn_course_instructor.grading.Exercise)")
     return exercise

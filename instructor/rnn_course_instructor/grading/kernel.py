@@ -32,7 +32,7 @@ from pathlib import Path
 
 from jupyter_client import KernelManager
 
-from rnn_course.grading.limits import wrap
+from rnn_course_instructor.grading.limits import wrap
 
 GRACE_S = 3.0  # how long an interrupted cell may take to stop before the kernel is killed
 START_ATTEMPTS = 2  # fresh kernels tried by one ``start`` before it gives up

@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnn_course.grading.gradescope import write_results_json
-from rnn_course.grading.runner import Result, zero_result
-from rnn_course.grading.spec import Exercise, load_exercise
-from rnn_course.grading.submission import file_sha256
+from rnn_course_instructor.grading.gradescope import write_results_json
+from rnn_course_instructor.grading.runner import Result, zero_result
+from rnn_course_instructor.grading.spec import Exercise, load_exercise
+from rnn_course_instructor.grading.submission import file_sha256
 
 HARD_MARGIN_S = 120.0  # a worker gets its submission's budget plus this before it is stopped
 IGNORED = {"__MACOSX", ".ipynb_checkpoints"}
@@ -128,7 +128,7 @@ class Summary:
 
 
 class _Workers:
-    """Runs ``python -m rnn_course.grading.runner`` per submission, and stops them all on request."""
+    """Runs ``python -m rnn_course_instructor.grading.runner`` per submission, and stops them all on request."""
 
     def __init__(self):
         self.procs: set[subprocess.Popen] = set()
@@ -171,7 +171,7 @@ def _grade_one(workers: _Workers, name: str, path: Path, spec: str, exercise: Ex
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rnn-course-worker-") as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", "rnn_course.grading.runner", str(path), str(out), "--exercise", spec,
+        cmd = [sys.executable, "-m", "rnn_course_instructor.grading.runner", str(path), str(out), "--exercise", spec,
                "--name", name, "--seed", str(seed), "--threads", str(threads)]
         for flag, value in (("--cell-timeout", cell_timeout), ("--budget", budget), ("--memory-mb", memory_mb)):
             if value is not None:

@@ -8,7 +8,7 @@
 - ``runner``: one submission, start to end; ``batch``: a folder of them in parallel, into a CSV;
 - ``gradescope``: the same results as Gradescope's ``results.json``.
 
-The names below are imported on first use, so that ``python -m rnn_course.grading.limits`` (which starts
+The names below are imported on first use, so that ``python -m rnn_course_instructor.grading.limits`` (which starts
 every student kernel) loads neither torch nor jupyter_client.
 """
 import importlib
@@ -21,4 +21,4 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name):
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rnn_course.grading.{_EXPORTS[name]}"), name)
+    return getattr(importlib.import_module(f"rnn_course_instructor.grading.{_EXPORTS[name]}"), name)

@@ -1,6 +1,6 @@
 """Two ways to train the same 2x256 character LSTM for the same CPU budget.
 
-Run ``python -m rnn_course.benchmarks.charlm_recipes`` (``--help`` for options; a few minutes).
+Run ``python -m rnn_course_instructor.benchmarks.charlm_recipes`` (``--help`` for options; a few minutes).
 
 - **seed** recipe (the source notebook): windows of 50 characters, one target per window (the character after
   it, read from the last position), batches of 64 consecutive windows, Adam 5e-4, gradient clip 0.5.
@@ -23,7 +23,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from rnn_course.charlm import CharModel, bits_per_char, train_step
+from rnn_course_instructor.charlm import CharModel, bits_per_char, train_step
 from rnn_course.text import Vocab, load_corpus, tbptt_batches
 
 WINDOW = 50

@@ -1,0 +1,1 @@
+"""Benchmarks that need the reference solution (run by hand; each prints what it measured)."""
