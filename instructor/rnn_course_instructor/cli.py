@@ -23,7 +23,7 @@ def _grade(args) -> int:
         print("rnn-course grade: error: --jobs must be at least 1", file=sys.stderr)
         return 2
     try:
-        from rnn_course_instructor.grading.batch import grade_folder
+        from rnn_course_instructor.grading.batch import Stopped, grade_folder
     except ImportError as err:
         print(f"rnn-course grade: error: {err}; the grader needs jupyter_client and ipykernel "
               "(pip install jupyter_client ipykernel)", file=sys.stderr)
@@ -32,10 +32,13 @@ def _grade(args) -> int:
     try:
         summary = grade_folder(args.submissions, args.exercise, args.out, jobs=args.jobs, regrade=args.regrade,
                                seed=args.seed, cell_timeout=args.cell_timeout, budget=args.budget,
-                               memory_mb=args.memory_mb, gradescope=args.gradescope)
+                               memory_mb=args.memory_mb, gradescope=args.gradescope, unsealed=args.unsealed,
+                               user=args.user)
     except ValueError as err:
         print(f"rnn-course grade: error: {err}", file=sys.stderr)
         return 2
+    except Stopped:
+        return 143
     except KeyboardInterrupt:
         return 130
     return 1 if any(r.status == "grader error" for r in summary.graded) else 0
@@ -52,9 +55,10 @@ def add_commands(sub) -> None:
     p.set_defaults(func=_assign)
 
     p = sub.add_parser("grade", help="grade a folder of submitted notebooks into a CSV",
-                       description="Grade submitted notebooks: each runs in its own sandboxed kernel; the "
-                                   "questions are checked in the grader against the reference solution. "
-                                   "This runs student code: use a machine or container you can throw away.")
+                       description="Grade submitted notebooks: each runs in a kernel of its own, sealed in a "
+                                   "bubblewrap sandbox as an unprivileged user; the questions are checked in the "
+                                   "grader against the reference solution. See the instructors' page of the "
+                                   "course for what the sandbox protects.")
     p.add_argument("submissions", help="a folder of submissions (one file each, or one folder per student), "
                                        "or one notebook")
     p.add_argument("--exercise", default="charlm",
@@ -73,5 +77,11 @@ def add_commands(sub) -> None:
     p.add_argument("--gradescope", default=None, metavar="PATH",
                    help="also write Gradescope results: PATH.json for a single submission, or a folder that "
                         "gets SUBMISSION/results.json for each")
+    p.add_argument("--unsealed", action="store_true",
+                   help="grade without the sandbox where bubblewrap is missing (macOS, a container that forbids "
+                        "namespaces): kernels then reach your files and each other; every row says so")
+    p.add_argument("--user", type=int, default=None, metavar="UID",
+                   help="run as root: the kernels' user ids are UID, UID+1, ... one per job (default 2000000000; "
+                        "none of them needs to exist)")
     p.set_defaults(func=_grade)
 

@@ -225,7 +225,7 @@ def grade_submission(path: str | Path, exercise: Exercise, seed: int | None = No
     budget = budget or exercise.budget
     confinement = confinement or Confinement(memory_mb=exercise.memory_mb)
     try:
-        sub = read_submission(path)
+        sub = read_submission(path, name)
     except SubmissionError as err:
         sha = file_sha256(path) if Path(path).is_file() else ""
         return zero_result(exercise, name, err.status, str(err), sha, time.monotonic() - start, seed)

@@ -148,11 +148,12 @@ def passwd_files(etc_dir: Path, uid: int, gid: int, user: str = "student") -> No
         os.chmod(etc_dir / name, 0o644)
 
 
-def check(uid: int | None, memory_mb: int, scratch: Path) -> str:
-    """Start Python in the sandbox once, as the kernels will run; ``""`` if it works, else why not."""
+def check(uid: int | None, memory_mb: int, scratch: Path, sealed: bool = True) -> str:
+    """Start Python in the sandbox once (``sealed``; else without it), as the kernels will run; ``""`` if it
+    works, else why not."""
     from rnn_course_instructor.grading.limits import wrap
 
-    if bwrap() is None:
+    if sealed and bwrap() is None:
         return f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}"
     scratch.mkdir(parents=True, exist_ok=True)
     ipc = scratch / "ipc"
@@ -164,14 +165,17 @@ def check(uid: int | None, memory_mb: int, scratch: Path) -> str:
     probe = ("import ipykernel, rnn_course, torch, importlib\n"
              "try:\n    importlib.import_module('rnn_course_instructor.charlm')\n    print('reference visible')\n"
              "except ImportError:\n    print('ok')")
-    inner = wrap([sys.executable, "-I", "-c", probe], memory_mb, None, None, uid, inline=True)
-    cmd = bwrap_command(inner, ipc_dir=ipc, etc_dir=scratch / "etc", notebook=None, env=sandbox_env({}, 1),
-                        private=[], tmp_mb=64)
+    inner = wrap([sys.executable, "-I", "-c", probe], memory_mb, None, None, uid, inline=sealed)
+    cmd = inner if not sealed else bwrap_command(inner, ipc_dir=ipc, etc_dir=scratch / "etc", notebook=None,
+                                                 env=sandbox_env({}, 1), private=[], tmp_mb=64)
     try:
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=scratch)
     except subprocess.TimeoutExpired:
         return "starting Python in the sandbox took more than 120 s"
     out = (run.stdout + run.stderr).strip()
+    if not sealed and out.splitlines()[-1:] == ["reference visible"]:
+        return ""  # unsealed, a kernel reaches everything the grader's user can: each row says so
     if run.returncode != 0 or out.splitlines()[-1:] != ["ok"]:
-        return f"Python does not start in the sandbox (exit {run.returncode}): {out[-400:] or 'no output'}"
+        where = "in the sandbox" if sealed else f"as user {uid_}"
+        return f"Python does not start {where} (exit {run.returncode}): {out[-400:] or 'no output'}"
     return ""
