@@ -120,7 +120,7 @@ def bwrap_command(cmd: list[str], *, ipc_dir: Path, etc_dir: Path, notebook: Pat
             args += ["--ro-bind", "/dev/null", str(path)]
     size = str(tmp_mb * 2**20)
     for d in ("/tmp", "/dev/shm", HOME):
-        args += ["--size", size, "--perms", "1777" if d != HOME else "0700", "--tmpfs", d]
+        args += ["--size", size, "--perms", "1777", "--tmpfs", d]  # privileged bwrap makes tmpfs root-owned
     if notebook is not None:
         args += ["--ro-bind", str(notebook), f"{HOME}/{notebook.name}"]
     args += _parents([ipc_dir], trees) + ["--bind", str(ipc_dir), str(ipc_dir), "--chdir", HOME]
