@@ -83,6 +83,13 @@ def kernel_processes() -> list[int]:
     return found
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
 def digests(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and not p.is_fifo()}
@@ -137,7 +144,7 @@ def test_nothing_outlives_the_batch_and_the_csv_stays_as_written(attacked):
     assert attacked["alive"] == [] and kernel_processes() == []  # daemons died with their kernels
     assert attacked["out"].read_bytes() == attacked["right_after"]  # no daemon rewrote it afterwards
     planted = [p for p in [attacked["folder"], attacked["out"].parent, Path.cwd()]
-               if (p / "rnn_course" / "__init__.py").exists()]
+               if "builtins.scale" in _read(p / "rnn_course" / "__init__.py")]
     assert planted == []
     assert not (attacked["folder"] / "result.json").exists()
 
