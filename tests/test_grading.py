@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import hashlib
 import io
 import json
 import os
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import types
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -549,3 +551,66 @@ def test_charlm_train_step_is_graded_at_the_exercises_clip():
         scores[name] = mark.score
     assert scores["clip 1"] == 3
     assert scores["no clip"] < 3
+
+
+# --- results built to exhaust the grader ----------------------------------------------------------------
+
+def test_read_result_refuses_what_would_exhaust_the_grader():
+    with pytest.raises(ValueError, match="more than 4,000,000 elements"):
+        read_result(_saved(torch.zeros(1).expand(50_000, 50_000)))  # a few bytes that stand for 2.5e9 floats
+    shared = [0.0] * 1000
+    for _ in range(5):
+        shared = [shared] * 1000
+    with pytest.raises(ValueError, match="more than 200,000 values"):
+        read_result(_saved(shared))
+    plain = zipfile.ZipFile(io.BytesIO(_saved(torch.zeros(1000))))
+    deflated = io.BytesIO()
+    with zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in plain.infolist():
+            z.writestr(info.filename, plain.read(info))
+    with pytest.raises(ValueError, match="compressed"):
+        read_result(deflated.getvalue())
+    assert torch.equal(read_result(_saved(torch.zeros(1000))), torch.zeros(1000))
+    with pytest.raises(ValueError, match="larger than"):
+        payload_for(["x" * (2 * 2**20)], "t", 1)
+
+
+# --- names, shapes and the similarity report ----------------------------------------------------------
+
+def test_names_are_shown_as_printable_text_and_odd_files_never_block(tmp_path):
+    from rnn_course_instructor.grading.files import display_name, snapshot
+
+    assert display_name(os.fsdecode(b"caf\xe9.ipynb")) == "caf\\xe9.ipynb"
+    assert display_name("new\nline.ipynb") == "new\\x0aline.ipynb" and display_name("été.ipynb") == "été.ipynb"
+    os.mkfifo(tmp_path / "pipe.ipynb")
+    (tmp_path / "link.ipynb").symlink_to("/etc/passwd")
+    (tmp_path / "UPPER.IPYNB").write_text("{}")
+    (tmp_path / "empty").mkdir()
+    entries = {e.name: e for e in find_entries(tmp_path)}
+    assert "FIFO" in entries["pipe.ipynb"].problem and "outside the folder" in entries["link.ipynb"].problem
+    assert entries["empty/"].problem and not entries["UPPER.IPYNB"].problem
+    snaps = tmp_path.parent / f"{tmp_path.name}-snaps"
+    snaps.mkdir()
+    copy = snapshot(entries["UPPER.IPYNB"], snaps, 0).copy
+    assert copy.read_text() == "{}" and entries["UPPER.IPYNB"].sha256 == hashlib.sha256(b"{}").hexdigest()
+    deep = tmp_path / "deep.ipynb"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SubmissionError, match="too deeply"):
+        read_submission(deep)
+
+
+def test_similarity_sees_renamed_copies_and_ignores_the_template():
+    from rnn_course_instructor.grading.similarity import REFERENCE, closest
+
+    template = ["import torch\n\ndef helper(x):\n    return x + 1\n" * 3]
+    mine = ["def train(model, data, steps):\n    total = 0.0\n    for step in range(steps):\n"
+            "        loss = model(data[step]).sum()\n        loss.backward()\n        total += loss.item()\n"
+            "    return total / steps\n"]
+    renamed = [mine[0].replace("total", "acc").replace("model", "net").replace("steps", "n")]
+    other = ["def train(net, batches):\n    return sum(float(net(b).mean()) for b in batches) / len(batches)\n"
+             "class Wrapper:\n    pass\n" * 2]
+    result = closest({"a.ipynb": template + mine, "b.ipynb": template + renamed, "c.ipynb": template + other,
+                      "stub.ipynb": template}, template=template, reference=template + renamed)
+    assert result["a.ipynb"][1] == 1.0 and result["a.ipynb"][0] in ("b.ipynb", REFERENCE)
+    assert result["c.ipynb"][1] < 0.5
+    assert result["stub.ipynb"] == ("", 0.0)  # nothing of its own beyond the template

@@ -51,7 +51,7 @@ def _run(name: str, check) -> bool:
 
 
 def _is_float(x) -> bool:
-    return isinstance(x, (float, np.floating))
+    return type(x) is float or isinstance(x, np.floating)
 
 
 class TableModel(nn.Module):
@@ -270,6 +270,8 @@ def check_latency(latency_per_char, vocab: Vocab) -> bool:
         fast, slow = SleepModel(V, 0.002), SleepModel(V, 0.006)
         a = latency_per_char(fast, V, n_chars=n, warmup=warmup, repeats=repeats)
         _require(_is_float(a) and 0 < a < 1, f"expected seconds per character as a float between 0 and 1, got {a!r}")
+        _require(0.002 <= a < 0.015, f"a model that takes 2 ms per character measured {a * 1e3:.2f} ms: the median "
+                                     "run time divided by n_chars, in seconds")
         _require(fast.calls == warmup + repeats * n,
                  f"with warmup={warmup}, repeats={repeats}, n_chars={n} the model should be called "
                  f"{warmup + repeats * n} times, got {fast.calls}")
