@@ -18,9 +18,7 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import types
 import zipfile
@@ -33,11 +31,11 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from rnn_course import cli
 from rnn_course_instructor.exercises.charlm import MASTER
-from rnn_course_instructor.grading import Exercise, Marker, Question, compare, kernel, load_exercise, transfer
+from rnn_course_instructor.grading import Exercise, Marker, Question, compare, load_exercise, transfer
 from rnn_course_instructor.grading.files import find_entries
 from rnn_course_instructor.grading.gradescope import results_json
 from rnn_course_instructor.grading.report import columns, read_csv, result_row, write_csv_atomic
-from rnn_course_instructor.grading.runner import QuestionGrade, Result, grade_submission
+from rnn_course_instructor.grading.runner import QuestionGrade, Result
 from rnn_course_instructor.grading.submission import SubmissionError, defined_names, defining_cells, read_submission
 from rnn_course_instructor.grading.transfer import (HARNESS_PRELOAD, check_plain, payload_for, probe_code,
                                                     read_result)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rnn_course_instructor.grading import kernel, sandbox
+from rnn_course_instructor.grading import cgroups, kernel, sandbox
 from rnn_course_instructor.grading.batch import FIRST_UID
 from rnn_course_instructor.grading.kernel import Confinement, Kernel
 from rnn_course_instructor.grading.runner import grade_submission
@@ -215,3 +215,18 @@ def test_a_kernel_that_cannot_be_launched_is_a_grader_error_that_leaves_nothing(
 @needs_bwrap
 def test_sandbox_check_says_when_it_works(tmp_path):
     assert sandbox.check(UID, 2048, tmp_path / "check") == ""
+
+
+@needs_bwrap
+@pytest.mark.skipif(UID is None or not cgroups.available(), reason="no cgroup can be made here (needs root)")
+def test_a_kernels_processes_together_are_held_to_its_cap_by_a_cgroup(tmp_path):
+    """Six processes of 700 MB each, every one within its own limit, together past the kernel's cap."""
+    code = ("import os, time\npids = []\nfor i in range(6):\n    pid = os.fork()\n    if pid == 0:\n        try:\n"
+            "            x = bytearray(700 * 2**20)\n            for j in range(0, len(x), 4096):\n                x[j] = 1\n"
+            "            time.sleep(3)\n        finally:\n            os._exit(0)\n    pids.append(pid)\n"
+            "killed = [os.waitpid(p, 0)[1] == 9 for p in pids]\nassert any(killed), killed")
+    with Kernel(tmp_path / "home", Confinement(uid=UID, memory_mb=3000, tmp_mb=64)) as k:
+        groups = list(k._group.dirs)
+        o = k.run(code, timeout=120)
+        assert o.ok, o.describe()
+    assert not any(d.exists() for d in groups)  # removed with the kernel

@@ -1,15 +1,19 @@
-"""Grading submitted notebooks: each in its own sandboxed kernel, checked in the grader against a reference.
+"""Grading submitted notebooks: each in a kernel sealed off in its own sandbox, checked in the grader against a
+reference the kernel cannot reach.
 
 - ``spec``: ``Question``, ``Exercise`` and ``Marker`` (points and the reason for every lost point);
-- ``submission``: reading a submitted file, and which cell defines which name;
-- ``limits`` and ``kernel``: a kernel under memory and file-size caps, run with timeouts, that survives
-  anything its code does;
-- ``transfer``: values in and out of the kernel as plain data (``torch.load(weights_only=True)``);
-- ``runner``: one submission, start to end; ``batch``: a folder of them in parallel, into a CSV;
+- ``files`` and ``submission``: every entry of a folder, read once into a private copy; which cell defines
+  which name;
+- ``sandbox``, ``limits`` and ``cgroups``: bubblewrap's view of the system, hard limits and an unprivileged
+  user, a control group where one can be made; ``kernel``: a kernel so confined, run with timeouts, that
+  survives anything its code does;
+- ``transfer``: values in and out of the kernel as plain data, capped before they are read;
+- ``runner``: one submission, start to end; ``worker``: the process that runs it for ``batch``, which grades
+  a folder in parallel into a CSV (``report``) with a similarity column (``similarity``);
 - ``gradescope``: the same results as Gradescope's ``results.json``.
 
-The names below are imported on first use, so that ``python -m rnn_course_instructor.grading.limits`` (which starts
-every student kernel) loads neither torch nor jupyter_client.
+The names below are imported on first use, so that ``limits`` (which starts every student kernel) loads neither
+torch nor jupyter_client.
 """
 import importlib
 

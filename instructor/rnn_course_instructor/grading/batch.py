@@ -2,7 +2,7 @@
 
 1. Before anything runs, every entry of the folder is listed (``files.py``: every name and kind gets a row) and
    read once into the grader's private folder, so what is graded and hashed is that copy.
-2. Each copy is graded by a worker (``python -P -m rnn_course_instructor.grading.runner``: no working
+2. Each copy is graded by a worker (``python -P -m rnn_course_instructor.grading.worker``: no working
    directory on ``sys.path``, started in an empty private folder), whose kernel runs sealed in bubblewrap as an
    unprivileged user of its own: one user id per job slot, so no two kernels share a process count. Without
    bubblewrap the grader refuses, unless ``unsealed`` is set, and then every row says so.
@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnn_course_instructor.grading import sandbox, similarity
+from rnn_course_instructor.grading import cgroups, sandbox, similarity
 from rnn_course_instructor.grading.files import Entry, find_entries, snapshot
 from rnn_course_instructor.grading.gradescope import write_results_json
 from rnn_course_instructor.grading.report import _num, cell, read_csv, result_row, write_csv_atomic
@@ -129,7 +129,7 @@ def _grade_one(workers: _Workers, entry: Entry, job: dict, exercise: Exercise, s
     start = time.monotonic()
     cwd = Path(tempfile.mkdtemp(prefix="worker-", dir=scratch))
     try:
-        cmd = [sys.executable, *SAFE_PATH, "-m", "rnn_course_instructor.grading.runner"]
+        cmd = [sys.executable, *SAFE_PATH, "-m", "rnn_course_instructor.grading.worker"]
         code, out, err = workers.run(cmd, {**job, "workdir": str(cwd)}, cwd, (job["budget"] or exercise.budget)
                                      + HARD_MARGIN_S)
         if code == 0:
@@ -239,8 +239,9 @@ def grade_folder(submissions: str | Path, exercise: str, out: str | Path, jobs: 
             else:
                 todo.append(entry)
         threads = max(1, (os.cpu_count() or 1) // jobs)
+        limits = "hard limits and a cgroup" if users[0] not in (None, 0) and cgroups.available() else "hard limits"
         log(f"grading {len(todo) + len(done)} submission(s) of exercise {ex.name!r} with {jobs} job(s), {threads} "
-            f"thread(s) each, {'UNSEALED (no sandbox)' if unsealed else 'each in its sandbox'}; "
+            f"thread(s) each, {'UNSEALED (no sandbox)' if unsealed else 'each in its sandbox'}, {limits} per kernel; "
             f"{len(summary.skipped)} already graded")
         slots: queue.Queue = queue.Queue()
         for uid in users:

@@ -39,7 +39,7 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.blocking import BlockingKernelClient
 
-from rnn_course_instructor.grading import sandbox
+from rnn_course_instructor.grading import cgroups, sandbox
 from rnn_course_instructor.grading.limits import wrap
 from rnn_course_instructor.grading.transfer import HARNESS_PRELOAD, MIME
 
@@ -91,6 +91,7 @@ class Confinement:
     nproc: int | None = NPROC  # processes and threads of its user (only when it has a user of its own)
     private: tuple[str, ...] = ()  # paths that must stay hidden from it even inside mounted trees
     max_message_mb: int = 64  # largest message the grader accepts from it
+    cgroup: bool = True  # also a control group for all its processes, where one can be made (cgroups.py)
 
 
 class _KernelManager(KernelManager):
@@ -141,7 +142,7 @@ class Kernel:
         self.notebook = Path(notebook) if notebook is not None else None
         self.restarts = 0
         self.dir: Path | None = None
-        self._km = self._kc = self._log = self._ctx = None
+        self._km = self._kc = self._log = self._ctx = self._group = None
 
     # -- lifetime ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -200,6 +201,11 @@ class Kernel:
         self._log = open(self.dir / "kernel.log", "ab")
         self._km = km
         km.start_kernel(env=self.env, cwd=str(cwd), stdout=self._log, stderr=self._log)
+        if c.cgroup and c.uid is not None and c.uid != os.getuid() and c.memory_mb:
+            # All its processes together: the memory cap and its three tmpfs; before any student code runs.
+            self._group = cgroups.make((c.memory_mb + 3 * c.tmp_mb) * 2**20, c.nproc or NPROC)
+            if self._group is not None:
+                self._group.adopt(km.provisioner.process.pid)
         kc = BlockingKernelClient(context=self._ctx, connection_file=km.connection_file, parent=km,
                                   **km.get_connection_info(session=True))
         kc.start_channels()
@@ -228,13 +234,15 @@ class Kernel:
             except Exception:  # a kernel that is already gone
                 pass
             self._km.cleanup_resources()
+        if self._group is not None:
+            self._group.remove()
         if self._log is not None:
             self._log.close()
         if self._ctx is not None:
             self._ctx.destroy(linger=0)
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
-        self._km = self._kc = self._log = self._ctx = self.dir = None
+        self._km = self._kc = self._log = self._ctx = self._group = self.dir = None
 
     def restart(self) -> None:
         """Replace the kernel by a fresh one."""

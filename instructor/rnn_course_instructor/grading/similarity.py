@@ -13,9 +13,11 @@ exercise (the student notebook) are removed first, so the template shared by eve
 ``closest`` names, for each submission, the other submission or the reference solution that holds the largest
 share of its remaining fingerprints, and that share.
 
-Why not a library: copydetect (the maintained MOSS-like tool on PyPI) reads files from disk and tokenizes
-with Pygments for many languages; here the input is notebook cells, with IPython's syntax and a template to
-subtract, and 60 lines of ``tokenize`` keep the rules above exact and testable.
+Why not a library: copydetect, the MOSS-like tool on PyPI, does the same winnowing and has boilerplate and
+reference folders, but it compares directories of source files (each notebook would first be written out as a
+``.py``, its IPython lines made valid), tokenizes with Pygments and counts its thresholds in characters, and
+reports in HTML. Here the input is notebook cells already in memory, Python's own tokenizer reads them the way
+the interpreter does, and the sixty lines below keep the rules exact, testable and free of another dependency.
 """
 from __future__ import annotations
 

@@ -29,10 +29,10 @@ import statistics
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import chi2
 
 from rnn_course.text import Vocab
 from rnn_course_instructor.charlm import CharModel, bits_per_char, generate, train_step
+from rnn_course_instructor.exercises.charlm.draws import distribution_test, draw_statistics
 from rnn_course_instructor.exercises.charlm.probes import (HELPERS, probe_bpc, probe_latency, probe_model,
                                                            probe_sample, probe_train_step)
 from rnn_course_instructor.grading.spec import Exercise, Question
@@ -91,7 +91,7 @@ def _error_or(result: dict, what: str):
 
 def model_check(kind: str):
     def check(mark, out, inputs):
-        name, V, x, k = inputs["cls"], inputs["V"], inputs["x"], inputs["split"]
+        name, V, x = inputs["cls"], inputs["V"], inputs["x"]
         vocab = Vocab(list(ALPHABET[: V - 1]))
         reference = CharModel(vocab, kind, **DEFAULTS)
         expected = sum(p.numel() for p in reference.parameters())
@@ -233,47 +233,6 @@ def sample_inputs(gen):
     tau = float(torch.empty(()).uniform_(0.4, 0.55, generator=gen))  # far from 1, so that one ignored is seen
     return {**spec, "prompt": prompt, "length": _int(gen, 20, 40), "top_k": _int(gen, 3, 6), "temperature": tau,
             "seed": _int(gen, 0, 2**31), "draws": 60, "draw_length": 25}
-
-
-def draw_statistics(model, vocab: Vocab, prompt: str, texts: list[str], temperature: float, top_k: int):
-    """For texts sampled after ``prompt``, under top-k sampling at ``temperature`` (the unknown character
-    removed first): the rank of every drawn character among the known ones (0 = most likely), the expected
-    count of each rank, and for the sum over draws of the drawn character's probability its observed value,
-    expected value and variance."""
-    ranks, expected, s, mean, var = [], torch.zeros(top_k, dtype=torch.float64), 0.0, 0.0, 0.0
-    for text in texts:
-        with torch.no_grad():
-            logits, _ = model(vocab.encode(prompt + text)[None])  # (1, P + n, V)
-        z = logits[0, len(prompt) - 1: len(prompt) - 1 + len(text)].double()  # (n, V): what predicts each one
-        z[:, vocab.unk_id] = -math.inf
-        drawn = vocab.encode(text)[:, None]  # (n, 1)
-        ranks += (z > z.gather(1, drawn)).sum(1).tolist()
-        top = z.topk(top_k, dim=1)
-        probs = torch.zeros_like(z).scatter(1, top.indices, (top.values / temperature).softmax(1))  # (n, V)
-        expected += probs.topk(top_k, dim=1).values.sum(0)
-        s += probs.gather(1, drawn).sum().item()
-        mean += (probs ** 2).sum().item()
-        var += ((probs ** 3).sum(1) - (probs ** 2).sum(1) ** 2).sum().item()
-    return ranks, expected, (s, mean, var)
-
-
-def distribution_test(ranks: list[int], expected: torch.Tensor, sums: tuple[float, float, float]):
-    """``(p, why)``: the smaller of two p-values, each held to half of ``SAMPLE_ALPHA``: a chi-square test of the
-    ranks drawn (k - 1 degrees of freedom; it sees a wrong cut), and Freedman's inequality for the sum of the
-    drawn characters' probabilities, a martingale of steps in [0, 1] (it sees a wrong temperature)."""
-    k = len(expected)
-    counts = torch.bincount(torch.tensor([r for r in ranks if r < k]), minlength=k).double()
-    p_ranks = float(chi2.sf(float(((counts - expected) ** 2 / expected).sum()), k - 1))
-    s, mean, var = sums
-    a = abs(s - mean)
-    p_sum = min(1.0, 2 * math.exp(-a * a / (2 * (var + a / 3)))) if a > 0 else 1.0
-    why = (f"ranks drawn {counts.int().tolist()}, expected about {[round(e) for e in expected.tolist()]} "
-           f"(chi-square p = {p_ranks:.1g}); the drawn characters' probabilities sum to {s:.1f}, expected "
-           f"{mean:.1f} +- {math.sqrt(var):.1f}")
-    if counts[-1] == 0 and expected[-1] >= 10:
-        why += (f"; the {k}th most likely known character was never drawn: remove the unknown character before "
-                "the top-k cut, not after")
-    return min(2 * p_ranks, 2 * p_sum), why
 
 
 def check_sample(mark, out, inputs):
