@@ -4,11 +4,12 @@ Run ``python benchmarks/charlm_recipes.py`` (``--help`` for options; a few minut
 
 - **seed** recipe (the source notebook): windows of 50 characters, one target per window (the character after
   it, read from the last position), batches of 64 consecutive windows, Adam 5e-4, gradient clip 0.5.
-- **course** recipe (``rnn_course.charlm.train_tbptt``): every position predicts its next character, TBPTT over
+- **course** recipe (the exercise's reference ``train_step``): every position predicts its next character, TBPTT over
   contiguous streams with the hidden state carried (detached) between batches, Adam ``--lr``, clip 1.0.
 
 Both train the same ``CharModel(kind="lstm")`` from the same initial weights, on one thread, with the
-course's training loop (``rnn_course.train.train``; the seed recipe through its ``step_fn``). The budget is
+course's training loop (``rnn_course.train.train``, each recipe's step as its ``step_fn``); the model and the
+reference step come from the instructors' package. The budget is
 the training time (evaluations excluded): at each mark, the *stream* bpc of the validation split (every
 character, state carried along the whole split: what a keyboard sees) at the last evaluation within the
 mark; at the end also the *window* bpc (the seed's own measure: the character after each 50-character
@@ -24,9 +25,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from rnn_course.charlm import CharModel, CharStream, bits_per_char
+from rnn_course.charlm import CharStream
 from rnn_course.text import Vocab, load_corpus
 from rnn_course.train import TrainConfig, train
+from rnn_course_instructor.charlm import CharModel, bits_per_char, train_step
 
 WINDOW = 50
 
@@ -88,7 +90,7 @@ def run(recipe: str, model, train_ids, val_ids, marks, lr, batch, seq_len, strid
     if recipe == "seed":
         task, step_fn, batch = SeedWindows(train_ids, val_ids), seed_step, 64
     else:
-        task, step_fn = CharStream(train_ids, seq_len, val_ids, bits_per_char), None
+        task, step_fn = CharStream(train_ids, seq_len, val_ids, bits_per_char), train_step
     config = TrainConfig(steps=steps, batch_size=batch, lr=lr, clip=1.0, eval_every=eval_every,
                          carry_state=recipe != "seed", progress=False)
     result = train(model, task, config, step_fn=step_fn, name=recipe)

@@ -1,12 +1,11 @@
-"""The ``rnn-course`` command: ``assign``, ``grade`` and ``execute``.
+"""The ``rnn-course`` command: ``execute``, ``render``, ``sweep``, and the instructors' ``assign`` and ``grade``.
 
-- ``rnn-course assign MASTER``: the student and solutions notebooks from an exercise's master notebook;
-- ``rnn-course grade SUBMISSIONS``: a folder of submitted notebooks -> a CSV of points per question, with a
-  reason for every lost point (and, with ``--gradescope``, Gradescope ``results.json`` files);
 - ``rnn-course execute NOTEBOOK...``: run notebooks in place to regenerate their committed outputs, and render
   their prose with the run's numbers (``rnn-course render NOTEBOOK...`` renders only);
 - ``rnn-course sweep NOTEBOOK...``: re-execute chapters under other seeds and thread counts and tabulate, for
-  every claim, in how many runs it held and its worst margin (``rnn_course.sweep``).
+  every claim, in how many runs it held and its worst margin (``rnn_course.sweep``);
+- ``rnn-course assign`` and ``rnn-course grade``: the instructors' commands (``rnn_course_instructor.cli``),
+  there when the instructors' package is installed.
 
 ``rnn-course COMMAND --help`` lists each command's options.
 """
@@ -19,31 +18,21 @@ import tempfile
 import time
 from pathlib import Path
 
+try:  # assign and grade come with the instructors' package, which learners do not install
+    from rnn_course_instructor import cli as _instructor
+except ModuleNotFoundError as _err:
+    if _err.name != "rnn_course_instructor":
+        raise
+    _instructor = None
 
-def _assign(args) -> int:
-    from rnn_course import assign
-
-    return assign.run(args)
+INSTRUCTOR_INSTALL = ('pip install "git+https://github.com/rnn-course/rnn-course.git#subdirectory=instructor" '
+                      "(or, in a checkout, pip install -e ./instructor)")
 
 
-def _grade(args) -> int:
-    try:
-        from rnn_course.grading.batch import grade_folder
-    except ImportError as err:
-        print(f"rnn-course grade: error: {err}; the grader needs jupyter_client and ipykernel "
-              "(pip install jupyter_client ipykernel)", file=sys.stderr)
-        return 2
-
-    try:
-        summary = grade_folder(args.submissions, args.exercise, args.out, jobs=args.jobs, regrade=args.regrade,
-                               seed=args.seed, cell_timeout=args.cell_timeout, budget=args.budget,
-                               memory_mb=args.memory_mb, gradescope=args.gradescope)
-    except ValueError as err:
-        print(f"rnn-course grade: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 1 if any(r.status == "grader error" for r in summary.graded) else 0
+def _needs_instructor(args) -> int:
+    print(f"rnn-course {args.command}: error: this command comes with the instructors' package: "
+          f"{INSTRUCTOR_INSTALL}", file=sys.stderr)
+    return 2
 
 
 def bibliography_of(path: Path) -> Path:
@@ -158,37 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      "in PyTorch': exercises, grading, notebooks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from rnn_course import assign
-
-    p = sub.add_parser("assign", help="master notebook -> student and solutions notebooks",
-                       description="Make the student and solutions notebooks of an exercise from its master "
-                                   "notebook (see rnn_course.assign for the markup).")
-    assign.add_arguments(p)
-    p.set_defaults(func=_assign)
-
-    p = sub.add_parser("grade", help="grade a folder of submitted notebooks into a CSV",
-                       description="Grade submitted notebooks: each runs in its own sandboxed kernel; the "
-                                   "questions are checked in the grader against the reference solution. "
-                                   "This runs student code: use a machine or container you can throw away.")
-    p.add_argument("submissions", help="a folder of submissions (one file each, or one folder per student), "
-                                       "or one notebook")
-    p.add_argument("--exercise", default="charlm",
-                   help="a built-in exercise (default: charlm) or the path of a questions.py")
-    p.add_argument("--out", default="grades.csv", help="the CSV to write (default: grades.csv); an existing "
-                                                       "one is updated")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="submissions graded at the same time (default 1)")
-    p.add_argument("--regrade", action="store_true", help="grade again the submissions the CSV already holds")
-    p.add_argument("--seed", type=int, default=None, help="draw the same test inputs for every submission "
-                                                          "(default: fresh random inputs for each)")
-    p.add_argument("--cell-timeout", type=float, default=None, help="seconds per notebook cell "
-                                                                    "(default: the exercise's)")
-    p.add_argument("--budget", type=float, default=None, help="seconds per submission (default: the exercise's)")
-    p.add_argument("--memory-mb", type=int, default=None, help="memory cap of each student kernel, MiB "
-                                                               "(default: the exercise's)")
-    p.add_argument("--gradescope", default=None, metavar="PATH",
-                   help="also write Gradescope results: PATH.json for a single submission, or a folder that "
-                        "gets SUBMISSION/results.json for each")
-    p.set_defaults(func=_grade)
+    if _instructor is not None:
+        _instructor.add_commands(sub)
+    else:
+        for name, what in (("assign", "master notebook -> student and solutions notebooks"),
+                           ("grade", "grade a folder of submitted notebooks into a CSV")):
+            p = sub.add_parser(name, help=f"{what} (instructors' package)", add_help=False)
+            p.add_argument("rest", nargs=argparse.REMAINDER)
+            p.set_defaults(func=_needs_instructor)
 
     p = sub.add_parser("execute", help="run notebooks in place to regenerate their outputs",
                        description="Run every cell of each notebook in a fresh kernel and save it with its "
@@ -221,8 +187,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "grade" and args.jobs < 1:
-        build_parser().error("--jobs must be at least 1")
     return args.func(args)
 
 

@@ -1,4 +1,4 @@
-"""rnn_course.assign: master notebook -> student and solutions notebooks, and the up-to-date check."""
+"""rnn_course_instructor.assign: master notebook -> student and solutions notebooks, and the up-to-date check."""
 import ast
 import importlib.resources
 from pathlib import Path
@@ -7,8 +7,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from rnn_course import assign
-from rnn_course.exercises.charlm import MASTER
+from rnn_course_instructor import assign
+from rnn_course_instructor.exercises.charlm import MASTER
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -160,13 +160,13 @@ def test_generate_check_and_main(tmp_path, capsys):
 
 
 def test_master_ships_with_the_package():
-    resource = importlib.resources.files("rnn_course.exercises.charlm").joinpath("master.ipynb")
+    resource = importlib.resources.files("rnn_course_instructor.exercises.charlm").joinpath("master.ipynb")
     assert resource.is_file() and Path(str(resource)) == MASTER
 
 
 def test_committed_notebooks_are_up_to_date():
     problems = assign.check(MASTER, ROOT / "book", "charlm")
-    assert problems == [], "regenerate with `python -m rnn_course.assign --execute`: " + "; ".join(problems)
+    assert problems == [], "regenerate with `python -m rnn_course_instructor.assign --execute`: " + "; ".join(problems)
 
 
 def test_charlm_student_notebook_has_only_stubs():

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnn_course.charlm import CharModel
 from rnn_course.text import Vocab
+from rnn_course_instructor.charlm import CharModel
 
 pytestmark = pytest.mark.slow  # kernels or subprocesses: not in the fast tier
 

@@ -1,4 +1,5 @@
-"""rnn_course.charlm: the character model, TBPTT training, bpc, sampling, latency and checkpoints."""
+"""The char-LM exercise's reference (rnn_course_instructor.charlm) and the learners' helpers (rnn_course.charlm):
+the character model, TBPTT training, bpc, sampling, latency and checkpoints."""
 import math
 
 import pytest
@@ -6,8 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rnn_course import charlm
-from rnn_course.charlm import (CharModel, bits_per_char, generate, latency_per_char, load_checkpoint, perplexity,
+from rnn_course_instructor import charlm
+from rnn_course_instructor.charlm import (CharModel, bits_per_char, generate, latency_per_char, load_checkpoint, perplexity,
                                sample_next, save_checkpoint, train_step, train_tbptt, unigram_bpc)
 from rnn_course.params import count_parameters
 from rnn_course.text import Vocab, tbptt_batches

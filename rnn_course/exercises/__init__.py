@@ -1,1 +1,2 @@
-"""Exercises of the course: each a package holding its master notebook (package data) and its public checks."""
+"""Exercises of the course: the public self-checks each exercise notebook runs (its master notebook, reference
+solution and grading are in the instructors' package, ``rnn_course_instructor.exercises``)."""

@@ -1,25 +1,27 @@
-"""Exercise "Character-level language models for a phone keyboard": its master notebook and public self-checks.
+"""Public self-checks of the exercise "Character-level language models for a phone keyboard".
 
-``MASTER`` is the master notebook (shipped with the package); ``python -m rnn_course.assign`` makes the student
-and solutions notebooks from it. The ``check_*`` functions are the notebook's public self-checks: each runs a
-learner's function on small inputs, compares it with the reference in ``rnn_course.charlm``, prints one line
-(``ok``, ``not implemented yet``, or what is wrong) and returns whether it passed. They never raise, so a
-student notebook with stubs still runs to the end.
+Each ``check_*`` runs a learner's function on small inputs, prints one line (``ok``, ``not implemented yet``,
+or what is wrong) and returns whether it passed. They never raise, so a student notebook with stubs still runs
+to the end. They hold no solution to call instead of writing one: each compares a learner's function with what
+a stand-in model of known behaviour must give (a table of next-character logits, a known delay per call), or a
+learner's model with its own parts composed as the exercise describes. The reference solution and the grader
+are in the instructors' package.
 """
 from __future__ import annotations
 
 import math
-from pathlib import Path
+import time
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rnn_course.charlm import RECURRENT, CharModel, bits_per_char, generate
+from rnn_course.charlm import RECURRENT
 from rnn_course.text import Vocab, tbptt_batches
 
-MASTER = Path(__file__).with_name("master.ipynb")
 NOT_IMPLEMENTED = "not implemented yet"
+SIZES = dict(embed_dim=128, hidden_size=256, num_layers=2)  # the exercise's model sizes
 _TEXT = "the quick brown fox jumps over the lazy dog; the cat sat on the mat. " * 8
 
 
@@ -48,51 +50,99 @@ def _run(name: str, check) -> bool:
     return True
 
 
-def _small(vocab: Vocab, kind: str = "lstm") -> CharModel:
-    torch.manual_seed(0)
-    return CharModel(vocab, kind, embed_dim=16, hidden_size=24, num_layers=2)
+def _is_float(x) -> bool:
+    return type(x) is float or isinstance(x, np.floating)
+
+
+class TableModel(nn.Module):
+    """A stand-in language model whose next-character logits are known: ``table[previous id]`` plus
+    ``drift[position % period]``, where the position counts the characters the state has seen.
+
+    So the logits depend on the state: a score or a sample that does not carry the state along differs.
+    The state is a float tensor of shape (1, B, 1) holding that count. Shapes: x (B, T) -> logits (B, T, V).
+    """
+
+    def __init__(self, vocab_size: int, seed: int = 0, period: int = 7, scale: float = 1.0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.table = nn.Parameter(torch.randn(vocab_size, vocab_size, generator=g) * scale)
+        self.drift = nn.Parameter(torch.randn(period, vocab_size, generator=g) * scale)
+
+    def forward(self, x, state=None):
+        B, T = x.shape
+        start = torch.zeros(B, dtype=torch.long) if state is None else state.reshape(B).long()
+        pos = start[:, None] + torch.arange(T)  # (B, T)
+        logits = self.table[x] + self.drift[pos % len(self.drift)]  # (B, T, V)
+        return logits, (start + T).float().view(1, B, 1)
+
+    def logits_after(self, ids: torch.Tensor) -> torch.Tensor:
+        """The logits that predict ``ids[1:]`` from ``ids[:-1]``, read as one stream: (N - 1, V)."""
+        return self.table[ids[:-1]] + self.drift[torch.arange(len(ids) - 1) % len(self.drift)]
 
 
 def check_model(cls, kind: str, vocab: Vocab) -> bool:
-    """``cls(len(vocab))`` has the reference's parameters and, with its weights, computes the same logits."""
+    """``cls(len(vocab))`` has the exercise's parts and sizes, computes ``head(rnn(embedding(x)))`` at every
+    position, and continues from a returned state."""
 
     def check():
-        V = len(vocab)
+        V, E, H, L = len(vocab), SIZES["embed_dim"], SIZES["hidden_size"], SIZES["num_layers"]
+        rnn_name = RECURRENT[kind].__name__
+        torch.manual_seed(0)
         model = cls(V)
         _require(isinstance(model, nn.Module), f"{cls.__name__}(vocab_size) must build an nn.Module")
-        reference = CharModel(vocab, kind)
-        n, expected = sum(p.numel() for p in model.parameters()), sum(p.numel() for p in reference.parameters())
-        _require(n == expected, f"{n:,} parameters, expected {expected:,} (Embedding({V}, 128) -> "
-                                f"nn.{RECURRENT[kind].__name__}(128, 256, num_layers=2, batch_first=True) "
-                                f"-> Linear(256, {V}))")
         for attr in ("embedding", "rnn", "head"):
             _require(isinstance(getattr(model, attr, None), nn.Module), f"the model needs a submodule `{attr}`")
-        _require(type(model.rnn) is RECURRENT[kind], f"`rnn` must be nn.{RECURRENT[kind].__name__}")
-        _require(model.rnn.batch_first, "build the recurrent layer with batch_first=True")
-        model.load_state_dict(reference.state_dict())
+        emb, rnn, head = model.embedding, model.rnn, model.head
+        _require(isinstance(emb, nn.Embedding) and (emb.num_embeddings, emb.embedding_dim) == (V, E),
+                 f"`embedding` must be nn.Embedding({V}, {E}), got {emb}")
+        _require(type(rnn) is RECURRENT[kind], f"`rnn` must be nn.{rnn_name}, got {type(rnn).__name__}")
+        _require((rnn.input_size, rnn.hidden_size, rnn.num_layers) == (E, H, L),
+                 f"`rnn` must be nn.{rnn_name}({E}, {H}, num_layers={L}), got {rnn}")
+        _require(rnn.batch_first, "build the recurrent layer with batch_first=True")
+        _require(isinstance(head, nn.Linear) and (head.in_features, head.out_features) == (H, V),
+                 f"`head` must be nn.Linear({H}, {V}), got {head}")
+        n = sum(p.numel() for p in model.parameters())
+        parts = sum(p.numel() for m in (emb, rnn, head) for p in m.parameters())
+        _require(n == parts, f"{n:,} parameters, but embedding, rnn and head hold {parts:,}: no other parameters")
         x = torch.randint(V, (3, 11))
-        out = model(x)
-        _require(isinstance(out, tuple) and len(out) == 2, "forward must return (logits, state)")
-        logits, state = out
-        _require(tuple(logits.shape) == (3, 11, V),
-                 f"logits have shape {tuple(logits.shape)}, expected (B, T, V) = (3, 11, {V}): one per position")
-        ref_logits, _ = reference(x)
-        _require(torch.allclose(logits, ref_logits, atol=1e-5),
-                 "with the reference's weights the logits differ: embedding -> rnn -> head at every position?")
-        first, state = model(x[:, :5])
-        rest, _ = model(x[:, 5:], state)
-        _require(torch.allclose(torch.cat([first, rest], 1), ref_logits, atol=1e-5),
-                 "forward(x, state) must continue from `state` (pass it to the recurrent layer)")
+        with torch.no_grad():
+            out = model(x)
+            _require(isinstance(out, tuple) and len(out) == 2, "forward must return (logits, state)")
+            logits, state = out
+            _require(isinstance(logits, torch.Tensor) and tuple(logits.shape) == (3, 11, V),
+                     f"logits must have shape (B, T, V) = (3, 11, {V}): one prediction per position")
+            expected = head(rnn(emb(x))[0])
+            _require(torch.allclose(logits, expected, atol=1e-5),
+                     "the logits differ from head(rnn(embedding(x))) at some position")
+            first, state = model(x[:, :5])
+            rest, _ = model(x[:, 5:], state)
+            _require(torch.allclose(torch.cat([first, rest], 1), logits, atol=1e-5),
+                     "forward(x, state) must continue from `state` (pass it to the recurrent layer)")
         return f"{n:,} parameters"
 
     return _run(f"{cls.__name__}", check)
+
+
+class _OneHotLSTM(nn.Module):
+    """A small stand-in model for the training-step check: one-hot ids -> 1-layer LSTM -> linear."""
+
+    def __init__(self, vocab_size: int, hidden_size: int = 24):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.lstm = nn.LSTM(vocab_size, hidden_size, batch_first=True)
+        self.out = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x, state=None):
+        h, state = self.lstm(F.one_hot(x, self.vocab_size).float(), state)
+        return self.out(h), state
 
 
 def check_train_step(train_step, vocab: Vocab) -> bool:
     """``train_step`` returns the loss before the update and a detached state, updates, and learns."""
 
     def check():
-        model = _small(vocab)
+        torch.manual_seed(0)
+        model = _OneHotLSTM(len(vocab))
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
         x, y = next(tbptt_batches(vocab.encode(_TEXT), 4, 24))
         with torch.no_grad():
@@ -102,7 +152,7 @@ def check_train_step(train_step, vocab: Vocab) -> bool:
         out = train_step(model, optimizer, x, y, None)
         _require(isinstance(out, tuple) and len(out) == 2, "train_step must return (loss, state)")
         loss, state = out
-        _require(isinstance(loss, float), f"loss must be a Python float (loss.item()), got {type(loss).__name__}")
+        _require(_is_float(loss), f"loss must be a Python float (loss.item()), got {type(loss).__name__}")
         _require(math.isclose(loss, expected, rel_tol=1e-4),
                  f"loss {loss:.4f}, expected {expected:.4f}: the mean cross-entropy over all B*T positions, "
                  "before the update")
@@ -120,58 +170,115 @@ def check_train_step(train_step, vocab: Vocab) -> bool:
 
 
 def check_bits_per_char(bits_per_char_fn, vocab: Vocab) -> bool:
-    """A uniform model scores log2(V) bits; a random model scores what the reference says."""
+    """A uniform model scores log2(V) bits; a stand-in model scores what its known logits give."""
 
     def check():
-        ids = vocab.encode(_TEXT[:400])
-        model = _small(vocab, "gru")
-        with torch.no_grad():
-            model.head.weight.zero_()
-            model.head.bias.zero_()
-        got = bits_per_char_fn(model, ids)
-        _require(isinstance(got, float), f"return a Python float, got {type(got).__name__}")
-        _require(math.isclose(got, math.log2(len(vocab)), rel_tol=1e-4),
+        V = len(vocab)
+        ids = vocab.encode(_TEXT)[:1500]
+        uniform = TableModel(V, scale=0.0)
+        got = bits_per_char_fn(uniform, ids)
+        _require(_is_float(got), f"return a Python float, got {type(got).__name__}")
+        _require(math.isclose(got, math.log2(V), rel_tol=1e-4),
                  f"a model that predicts every character with p = 1/V scored {got:.4f} bits, expected "
-                 f"log2(V) = {math.log2(len(vocab)):.4f}: use log base 2, averaged over characters")
-        model = _small(vocab, "gru")
-        got, expected = bits_per_char_fn(model, ids), bits_per_char(model, ids)
+                 f"log2(V) = {math.log2(V):.4f}: use log base 2, averaged over characters")
+        model = TableModel(V, seed=1)
+        with torch.no_grad():
+            expected = F.cross_entropy(model.logits_after(ids), ids[1:]).item() / math.log(2)
+        got = bits_per_char_fn(model, ids)
         _require(math.isclose(got, expected, rel_tol=1e-4),
                  f"{got:.4f} bits per character, expected {expected:.4f}: predict every character but the first "
-                 "from all the text before it, carrying the state across chunks")
-        return f"uniform model: {math.log2(len(vocab)):.3f} bits = log2({len(vocab)})"
+                 f"from all the text before it, carrying the state across chunks ({len(ids)} characters)")
+        return f"uniform model: {math.log2(V):.3f} bits = log2({V})"
 
     return _run("bits_per_char", check)
 
 
+def draw_ranks(model: TableModel, vocab: Vocab, prompt: str, texts: list[str], temperature: float,
+               top_k: int) -> tuple[list[int], torch.Tensor]:
+    """For texts sampled after ``prompt``: the rank of every drawn character among the known characters (0 =
+    most likely), and the probability of each rank under top-k sampling at ``temperature``, summed over draws."""
+    ranks, expected = [], torch.zeros(top_k, dtype=torch.float64)
+    for text in texts:
+        ids = vocab.encode(prompt + text)
+        with torch.no_grad():
+            z = model.logits_after(ids)[len(prompt) - 1:].double()  # (n, V): what predicts each new character
+        z[:, vocab.unk_id] = -math.inf
+        drawn = z.gather(1, ids[len(prompt):, None])  # (n, 1)
+        ranks += (z > drawn).sum(1).tolist()
+        top = z.topk(top_k, dim=1).values  # (n, k), most likely first
+        expected += (top / temperature).softmax(1).sum(0)
+    return ranks, expected
+
+
 def check_sample(sample, vocab: Vocab) -> bool:
-    """Right length, known characters only, greedy at temperature 0, reproducible with a generator."""
+    """Right length, known characters only, greedy at temperature 0, top-k respected, reproducible with a
+    generator, and draws that follow softmax(z / temperature) over the top k."""
 
     def check():
-        model = _small(vocab)
+        V = len(vocab)
+        model = TableModel(V, seed=2, scale=2.0)
         with torch.no_grad():
-            model.head.bias[vocab.unk_id] = 5.0  # the unknown character is likely, and must never be drawn
-        out = sample(model, vocab, "the ", 40, 1.0, 5, torch.Generator().manual_seed(0))
+            model.table[:, vocab.unk_id] += 5.0  # the unknown character is likely, and must never be drawn
+        prompt = "the "
+        out = sample(model, vocab, prompt, 40, 1.0, 5, torch.Generator().manual_seed(0))
         _require(isinstance(out, str) and len(out) == 40,
                  f"expected a str of the 40 new characters, got {type(out).__name__} of length {len(out)}")
         unknown = set(out) - set(vocab.chars)
         _require(not unknown, f"characters outside the vocabulary: {sorted(unknown)!r}")
-        again = sample(model, vocab, "the ", 40, 1.0, 5, torch.Generator().manual_seed(0))
+        again = sample(model, vocab, prompt, 40, 1.0, 5, torch.Generator().manual_seed(0))
         _require(again == out, "the same generator seed must give the same text")
-        greedy = sample(model, vocab, "the ", 20, 0.0, None, None)
-        _require(greedy == generate(model, vocab, "the ", 20, 0.0),
-                 "temperature 0 must pick the most likely known character at every step")
+        greedy, ids = [], vocab.encode(prompt)
+        for _ in range(20):  # the known model's most likely known character, step by step
+            z = model.logits_after(torch.cat([ids, ids[-1:]]))[-1].detach()
+            z[vocab.unk_id] = -math.inf
+            ids = torch.cat([ids, z.argmax().view(1)])
+            greedy.append(int(ids[-1]))
+        got = sample(model, vocab, prompt, 20, 0.0, None, None)
+        _require(got == vocab.decode(greedy), "temperature 0 must pick the most likely known character at every step")
+        texts = [sample(model, vocab, prompt, 20, 0.7, 4, torch.Generator().manual_seed(s)) for s in range(30)]
+        ranks, expected = draw_ranks(model, vocab, prompt, texts, 0.7, 4)
+        _require(max(ranks) < 4, "with top_k=4 a character outside the 4 most likely known ones was drawn")
+        counts = torch.bincount(torch.tensor(ranks), minlength=4).double()
+        chi2 = float(((counts - expected) ** 2 / expected).sum())
+        _require(chi2 < 30.0,  # 3 degrees of freedom: a correct sampler exceeds 30 with probability 1.4e-6
+                 f"the drawn characters do not follow softmax(z / temperature) over the top k: ranks drawn "
+                 f"{counts.int().tolist()}, expected about {[round(e) for e in expected.tolist()]}")
         return f"{out!r}"
 
     return _run("sample", check)
 
 
+class SleepModel(nn.Module):
+    """A stand-in model that takes a known time per call (``delay`` seconds) and counts its calls."""
+
+    def __init__(self, vocab_size: int, delay: float):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+        self.vocab_size, self.delay, self.calls = vocab_size, delay, 0
+
+    def forward(self, x, state=None):
+        self.calls += 1
+        time.sleep(self.delay)
+        return torch.zeros(*x.shape, self.vocab_size), state
+
+
 def check_latency(latency_per_char, vocab: Vocab) -> bool:
-    """A positive number of seconds, well under a second for a small model."""
+    """Seconds per character, as a float, that follow the work done: a model 3x slower measures about 3x more."""
 
     def check():
-        seconds = latency_per_char(_small(vocab), len(vocab), n_chars=20, warmup=5, repeats=3)
-        _require(isinstance(seconds, float) and 0 < seconds < 1,
-                 f"expected seconds per character as a float between 0 and 1, got {seconds!r}")
-        return f"{seconds * 1e3:.3f} ms per character for a small model"
+        V, n, warmup, repeats = len(vocab), 20, 5, 3
+        fast, slow = SleepModel(V, 0.002), SleepModel(V, 0.006)
+        a = latency_per_char(fast, V, n_chars=n, warmup=warmup, repeats=repeats)
+        _require(_is_float(a) and 0 < a < 1, f"expected seconds per character as a float between 0 and 1, got {a!r}")
+        _require(0.002 <= a < 0.015, f"a model that takes 2 ms per character measured {a * 1e3:.2f} ms: the median "
+                                     "run time divided by n_chars, in seconds")
+        _require(fast.calls == warmup + repeats * n,
+                 f"with warmup={warmup}, repeats={repeats}, n_chars={n} the model should be called "
+                 f"{warmup + repeats * n} times, got {fast.calls}")
+        b = latency_per_char(slow, V, n_chars=n, warmup=warmup, repeats=repeats)
+        _require(_is_float(b) and 1.5 < b / a < 6,
+                 f"a model that takes 2 ms per character measured {a * 1e3:.2f} ms, one that takes 6 ms "
+                 f"measured {b * 1e3:.2f} ms: time the calls themselves, in seconds, per character")
+        return f"{a * 1e3:.2f} ms per character for a stand-in model that takes 2 ms"
 
     return _run("latency_per_char", check)

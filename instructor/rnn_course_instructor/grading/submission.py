@@ -55,33 +55,37 @@ def _source(cell) -> str:
     raise SubmissionError("malformed notebook", "a cell's source is neither text nor a list of lines")
 
 
-def read_submission(path: str | Path) -> Submission:
-    """Read ``path`` as a notebook; raise ``SubmissionError`` if it cannot be graded."""
+def read_submission(path: str | Path, name: str | None = None) -> Submission:
+    """Read ``path`` as a notebook; raise ``SubmissionError`` if it cannot be graded. ``name``: how messages
+    name the file (default: its file name)."""
     path = Path(path)
+    name = name or path.name
     if not path.is_file():
-        raise SubmissionError("not a notebook", f"{path.name} is not a file")
-    if path.suffix != ".ipynb":
-        raise SubmissionError("not a notebook", f"{path.name} is not an .ipynb file")
+        raise SubmissionError("not a notebook", f"{name} is not a file")
+    if path.suffix.lower() != ".ipynb":
+        raise SubmissionError("not a notebook", f"{name} is not an .ipynb file")
     if path.stat().st_size > MAX_NOTEBOOK_MB * 2**20:
-        raise SubmissionError("malformed notebook", f"{path.name} is larger than {MAX_NOTEBOOK_MB} MiB")
+        raise SubmissionError("malformed notebook", f"{name} is larger than {MAX_NOTEBOOK_MB} MiB")
     try:
         nb = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SubmissionError("malformed notebook", f"{path.name} is not valid JSON ({type(err).__name__})") from None
+        raise SubmissionError("malformed notebook", f"{name} is not valid JSON ({type(err).__name__})") from None
+    except RecursionError:
+        raise SubmissionError("malformed notebook", f"{name} nests its JSON too deeply to be a notebook") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise SubmissionError("malformed notebook", f"{path.name} has no list of cells")
+        raise SubmissionError("malformed notebook", f"{name} has no list of cells")
     if nb.get("nbformat", 4) != 4:
-        raise SubmissionError("malformed notebook", f"{path.name} is nbformat {nb.get('nbformat')!r}; expected 4")
+        raise SubmissionError("malformed notebook", f"{name} is nbformat {str(nb.get('nbformat'))[:20]}; expected 4")
     cells = []
     for cell in nb["cells"]:
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
-            raise SubmissionError("malformed notebook", f"{path.name} has a cell without a cell_type")
+            raise SubmissionError("malformed notebook", f"{name} has a cell without a cell_type")
         if cell["cell_type"] == "code":
             src = _source(cell)
             if src.strip():
                 cells.append(src)
     if not cells:
-        raise SubmissionError("empty notebook", f"{path.name} has no code")
+        raise SubmissionError("empty notebook", f"{name} has no code")
     return Submission(path=path, sha256=file_sha256(path), cells=cells)
 
 

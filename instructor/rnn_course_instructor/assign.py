@@ -1,9 +1,9 @@
 """Make an exercise's student notebook and solutions notebook from its one master notebook.
 
-``python -m rnn_course.assign`` regenerates ``book/charlm_exercise.ipynb`` (student) and
-``book/charlm_solutions.ipynb`` from ``rnn_course/exercises/charlm/master.ipynb``; ``--check`` only says
-whether the committed ones are out of date (exit status 1 if so); ``--execute`` runs what it rewrote.
-``--help`` for other masters and folders.
+``rnn-course assign`` (or ``python -m rnn_course_instructor.assign``) regenerates ``book/charlm_exercise.ipynb``
+(student) and ``book/charlm_solutions.ipynb`` from ``instructor/rnn_course_instructor/exercises/charlm/master.ipynb``;
+``--check`` only says whether the committed ones are out of date (exit status 1 if so); ``--execute`` runs what
+it rewrote. ``--help`` for other masters and folders.
 
 Markup of a master notebook
 ---------------------------
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 
-from rnn_course.exercises.charlm import MASTER as CHARLM_MASTER
+from rnn_course_instructor.exercises.charlm import MASTER as CHARLM_MASTER
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 SOLUTION_TAG, ANSWER_TAG, SOLUTIONS_ONLY_TAG = "solution", "answer", "solutions-only"
@@ -48,7 +48,7 @@ ANSWER_TEXT = "**Your answer:** _write it here, in place of this line._"
 STUB_TODO = "# TODO: implement {name} (see the instructions above)"
 STUB_RAISE = 'raise NotImplementedError("implement {name}")'
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)# (?P<kind>BEGIN|END) SOLUTION[ \t]*$")
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_REPOSITORY = Path(__file__).resolve().parents[2]  # a checkout: notebooks record the master relative to it
 
 
 def _tags(cell) -> list[str]:
@@ -182,7 +182,7 @@ def make_versions(master, master_name: str = "master.ipynb"):
 def _master_name(master: Path) -> str:
     master = Path(master).resolve()
     try:
-        return master.relative_to(_PACKAGE_ROOT).as_posix()
+        return master.relative_to(_REPOSITORY).as_posix()
     except ValueError:
         return master.name
 
@@ -283,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rnn_course.assign", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rnn_course_instructor.assign", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -1,4 +1,4 @@
-"""Grade one submission: run its cells in a sandboxed kernel, then probe and check every question.
+"""Grade one submission: run its cells in a sealed kernel, then probe and check every question.
 
 1. Every code cell runs in order, each under the exercise's per-cell timeout, all under the submission's
    time budget. A cell that errors is noted and the run goes on (as "Run all" with errors allowed would).
@@ -7,17 +7,14 @@
 2. For every question: the names it needs must exist, its probe runs in the kernel (same recovery), and its
    check scores what came back, in this process.
 
-``python -m rnn_course.grading.runner`` does the same for the batch grader, in a process of its own.
+``worker.py`` runs this for the batch grader, in a process of its own.
 """
 from __future__ import annotations
 
-import argparse
-import json
+import dataclasses
 import re
 import secrets
 import shutil
-import signal
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,13 +22,15 @@ from pathlib import Path
 
 import torch
 
-from rnn_course.grading.kernel import Outcome, Sandbox
-from rnn_course.grading.spec import Exercise, Marker, Question, load_exercise
-from rnn_course.grading.submission import (Submission, SubmissionError, defining_cells, file_sha256,
-                                           read_submission)
-from rnn_course.grading.transfer import probe_code, probe_source, read_result
+from rnn_course_instructor.grading.kernel import Confinement, Kernel, Outcome
+from rnn_course_instructor.grading.spec import Exercise, Marker, Question, master_path
+from rnn_course_instructor.grading.submission import (Submission, SubmissionError, defining_cells, file_sha256,
+                                                      read_submission)
+from rnn_course_instructor.grading.transfer import payload_for, probe_code, probe_source, read_result
 
 MAX_RESTARTS = 8  # fresh kernels per submission before the grader gives up on it
+UNSEALED = ("unsealed: this notebook ran without the sandbox (--unsealed), with access to the grader's "
+            "files and processes; check its grade by hand")
 
 
 @dataclass
@@ -84,7 +83,7 @@ def _memory_error(o: Outcome) -> bool:
 class _Grading:
     """The state of one submission's run (see the module docstring)."""
 
-    def __init__(self, sub: Submission, exercise: Exercise, sandbox: Sandbox, deadline: float,
+    def __init__(self, sub: Submission, exercise: Exercise, sandbox: Kernel, deadline: float,
                  cell_timeout: float):
         self.sub, self.ex, self.sb = sub, exercise, sandbox
         self.deadline, self.cell_timeout = deadline, cell_timeout
@@ -136,7 +135,8 @@ class _Grading:
 
     def _call(self, probe, inputs, timeout: float):
         """Run ``probe`` in the kernel; ``(result, "")`` or ``(None, reason)``."""
-        code, out_path = probe_code(probe, inputs, self.sb.workdir)
+        token = secrets.token_hex(8)
+        code = probe_code(probe, inputs, token, self.ex.helpers_source)
         o = self.sb.run(code, timeout=min(timeout, max(self.left(), 1.0)))
         if o.status != "ok":
             if o.status != "error":
@@ -144,7 +144,12 @@ class _Grading:
             self._recover(o, upto=len(self.sub.cells))
             return None, f"calling the notebook's code: it {o.describe()}"
         try:
-            return read_result(out_path, self.ex.max_result_mb), ""
+            data, notes = payload_for(o.payloads, token, self.ex.max_result_mb)
+            for note in notes:
+                text = f"the grader's calls ran with gradients on, inference mode off, float32 and the CPU: {note}"
+                if text not in self.incidents:
+                    self.incidents.append(text)
+            return read_result(data, self.ex.max_result_mb), ""
         except ValueError as err:
             return None, str(err)
 
@@ -195,25 +200,35 @@ _NAMES_PROBE = probe_source(_names_probe)
 
 def grade_submission(path: str | Path, exercise: Exercise, seed: int | None = None, threads: int = 1,
                      cell_timeout: float | None = None, budget: float | None = None,
-                     memory_mb: int | None = None, name: str | None = None) -> Result:
-    """Grade the notebook at ``path`` (see the module docstring); never raises for what the notebook does."""
+                     confinement: Confinement | None = None, name: str | None = None,
+                     workdir: str | Path | None = None) -> Result:
+    """Grade the notebook at ``path`` (see the module docstring); never raises for what the notebook does.
+
+    ``confinement`` (default: sealed, the exercise's memory cap) says how the kernel is sealed off; ``workdir``
+    is a private folder for the kernel's files (default: a fresh temporary folder).
+    """
     start = time.monotonic()
     seed = secrets.randbits(48) if seed is None else int(seed)
     name = name or Path(path).name
     cell_timeout = cell_timeout or exercise.cell_timeout
     budget = budget or exercise.budget
+    confinement = confinement or Confinement(memory_mb=exercise.memory_mb)
     try:
-        sub = read_submission(path)
+        sub = read_submission(path, name)
     except SubmissionError as err:
         sha = file_sha256(path) if Path(path).is_file() else ""
         return zero_result(exercise, name, err.status, str(err), sha, time.monotonic() - start, seed)
-    workdir = Path(tempfile.mkdtemp(prefix="rnn-course-grade-"))
+    private = [str(p) for p in (exercise.source, master_path(exercise)) if p is not None]
+    confinement = dataclasses.replace(confinement, private=(*confinement.private, *private))
+    home = Path(tempfile.mkdtemp(prefix="rnn-course-grade-", dir=workdir))
     try:
-        sandbox = Sandbox(workdir, memory_mb=memory_mb or exercise.memory_mb, threads=threads, env=exercise.env,
-                          preload=exercise.preload)
+        kernel = Kernel(home, confinement, threads=threads, env=exercise.env, preload=exercise.preload,
+                        notebook=sub.path)
         try:
-            sandbox.start()
-            g = _Grading(sub, exercise, sandbox, deadline=start + budget, cell_timeout=cell_timeout)
+            kernel.start()
+            g = _Grading(sub, exercise, kernel, deadline=start + budget, cell_timeout=cell_timeout)
+            if not confinement.sealed:
+                g.incidents.append(UNSEALED)
             for pattern, note in exercise.flags:
                 cells = [sub.label(i) for i, src in enumerate(sub.cells) if re.search(pattern, src)]
                 if cells:
@@ -224,33 +239,10 @@ def grade_submission(path: str | Path, exercise: Exercise, seed: int | None = No
                 gen = torch.Generator().manual_seed((seed * 1_000_003 + k) % 2**63)
                 grades.append(g.grade(q, gen))
         except RuntimeError as err:  # the first kernel or a fresh one did not start
-            return zero_result(exercise, name, "grader error", str(err), sub.sha256, time.monotonic() - start, seed)
+            why = str(err) + ("" if confinement.sealed else f" ({UNSEALED})")
+            return zero_result(exercise, name, "grader error", why, sub.sha256, time.monotonic() - start, seed)
         finally:
-            sandbox.close()
+            kernel.close()
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
     return Result(name, "graded", sub.sha256, grades, g.incidents, "", time.monotonic() - start, seed)
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m rnn_course.grading.runner", description="Grade one submission.")
-    p.add_argument("submission")
-    p.add_argument("result", help="where to write the result as JSON")
-    p.add_argument("--exercise", required=True)
-    p.add_argument("--name", default=None, help="the submission's name in the report")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--cell-timeout", type=float, default=None)
-    p.add_argument("--budget", type=float, default=None)
-    p.add_argument("--memory-mb", type=int, default=None)
-    a = p.parse_args(argv)
-    # Stopped by the batch grader: unwind, so that the sandbox's cleanup kills the kernel.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    torch.set_num_threads(a.threads)
-    result = grade_submission(a.submission, load_exercise(a.exercise), a.seed, a.threads, a.cell_timeout,
-                              a.budget, a.memory_mb, a.name)
-    Path(a.result).write_text(json.dumps(result.to_dict()))
-
-
-if __name__ == "__main__":
-    main()

@@ -5,7 +5,9 @@ A ``Question`` has two halves that never share a process:
 - ``probe(ns, inputs)`` runs in the student's kernel. ``ns`` is the notebook's namespace (a dict) and
   ``inputs`` the plain data the grader drew for this submission. It calls the student's code and returns
   plain data: tensors, numbers, strings, lists, tuples, dicts. Write it self-contained (imports inside):
-  it is sent to the kernel as source text and executed in a fresh scope.
+  it is sent to the kernel as source text and executed in a fresh scope, next to the exercise's ``helpers``
+  (plain functions it may call). The kernel has the course package ``rnn_course`` but not this package: a
+  probe cannot import the reference solution, and neither can the notebook.
 - ``check(mark, out, inputs)`` runs in the grader, on ``out`` (what the probe returned, loaded back as plain
   data) and the same ``inputs``. It computes the expected values with the reference solution and calls
   ``mark.expect(...)`` / ``mark.close(...)``, each worth some of the question's points.
@@ -26,7 +28,7 @@ from typing import Any, Callable
 
 import torch
 
-from rnn_course.grading.transfer import probe_source
+from rnn_course_instructor.grading.transfer import probe_source
 
 
 # Heavy imports done once per kernel, so that the per-cell timeout measures the student's work: importing
@@ -70,7 +72,9 @@ class Exercise:
     cell_timeout: float = 120.0  # seconds any one notebook cell may run
     budget: float = 900.0  # seconds for a whole submission: its cells, then every probe
     memory_mb: int = 4096  # address-space cap of the student's kernel
-    max_result_mb: int = 64  # largest result file a probe may send back
+    max_result_mb: int = 16  # largest result a probe may send back
+    helpers: tuple[Callable, ...] = ()  # plain functions sent to the kernel with every probe
+    master: str | None = None  # the master notebook (for the similarity report: template and solution)
     preload: str = PRELOAD  # run in every fresh kernel before the notebook, not under the cell timeout
     flags: tuple[tuple[str, str], ...] = ()  # (regex, note): a code cell matching it puts the note in the report
 
@@ -85,6 +89,7 @@ class Exercise:
             raise ValueError(f"exercise {self.name!r}: question names may not be {sorted(reserved & set(names))}")
         for pattern, _ in self.flags:
             re.compile(pattern)
+        object.__setattr__(self, "helpers_source", "\n\n".join(probe_source(h)[1] for h in self.helpers))
 
     @property
     def max_points(self) -> float:
@@ -155,7 +160,7 @@ def load_exercise(spec: str) -> Exercise:
         if not spec.isidentifier():
             raise ValueError(f"exercise must be a built-in name (e.g. 'charlm') or a path to questions.py, "
                              f"got {spec!r}")
-        target = f"rnn_course.exercises.{spec}.questions"
+        target = f"rnn_course_instructor.exercises.{spec}.questions"
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as err:
@@ -164,5 +169,13 @@ def load_exercise(spec: str) -> Exercise:
             raise ValueError(f"no built-in exercise named {spec!r}") from err
     exercise = getattr(module, "EXERCISE", None)
     if not isinstance(exercise, Exercise):
-        raise ValueError(f"{spec!r} defines no EXERCISE (an rnn_course.grading.Exercise)")
+        raise ValueError(f"{spec!r} defines no EXERCISE (an rnn_course_instructor.grading.Exercise)")
+    object.__setattr__(exercise, "source", Path(module.__file__).resolve())  # questions.py: kept from kernels
     return exercise
+
+
+def master_path(exercise: Exercise) -> Path | None:
+    """The exercise's master notebook (``Exercise.master``, relative to its ``questions.py``), if it has one."""
+    if exercise.master is None:
+        return None
+    return (exercise.source.parent / exercise.master).resolve()

@@ -11,8 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from rnn_course.grading.runner import Result
-from rnn_course.grading.spec import Exercise
+from rnn_course_instructor.grading.runner import Result
+from rnn_course_instructor.grading.spec import Exercise
 
 
 def results_json(result: Result, exercise: Exercise) -> dict:
