@@ -383,7 +383,9 @@ def test_cli_execute_rewrites_outputs_and_keeps_failing_notebooks(tmp_path, caps
     cell = nbformat.read(str(good), as_version=4).cells[0]
     assert cell.outputs[0]["text"] == "42\n"
     assert bad.read_text() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ipynb", "good.ipynb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ipynb", "good.ipynb", "run_times.json"]
+    times = json.loads((tmp_path / "run_times.json").read_text())["notebooks"]
+    assert list(times) == [f"{tmp_path.name}/good.ipynb"] and times[f"{tmp_path.name}/good.ipynb"]["seconds"] > 0
 
 
 # --- the fixture submissions, graded end to end -------------------------------------------------------
