@@ -40,11 +40,14 @@ class SequenceModel(nn.Module):
     forget_bias : LSTM only: initial forget-gate bias (``rnn_course.init.set_forget_bias``); None keeps
         PyTorch's init.
     vocab_size : if given, inputs are integer ids (B, T), embedded into ``input_size`` features first.
+    padding_idx : with ``vocab_size``: the id whose embedding is held at zero (``nn.Embedding``'s own).
+    head_dropout : dropout on the recurrent output the head reads (training mode only); 0 disables it.
     """
 
     def __init__(self, kind: str, input_size: int, hidden_size: int, output_size: int, *, num_layers: int = 1,
                  head: str = "last", rnn: nn.Module | None = None, dropout: float = 0.0,
-                 forget_bias: float | None = None, vocab_size: int | None = None):
+                 forget_bias: float | None = None, vocab_size: int | None = None, padding_idx: int | None = None,
+                 head_dropout: float = 0.0):
         super().__init__()
         kind = check_kind(kind)
         one_of("head", head, HEADS)
@@ -53,11 +56,17 @@ class SequenceModel(nn.Module):
             int_at_least(name, value)
         if forget_bias is not None and kind != "lstm":
             raise ValueError(f"forget_bias applies to kind 'lstm' only, got kind {kind!r}")
+        if not 0.0 <= head_dropout < 1.0:
+            raise ValueError(f"head_dropout must be in [0, 1), got {head_dropout!r}")
+        if padding_idx is not None and vocab_size is None:
+            raise ValueError("padding_idx needs vocab_size: it names an id of the embedding")
         self.kind, self.head_type = kind, head
         self.embedding = None
         if vocab_size is not None:
             int_at_least("vocab_size", vocab_size)
-            self.embedding = nn.Embedding(vocab_size, input_size)
+            if padding_idx is not None and not (isinstance(padding_idx, int) and 0 <= padding_idx < vocab_size):
+                raise ValueError(f"padding_idx must be an id in 0..{vocab_size - 1}, got {padding_idx!r}")
+            self.embedding = nn.Embedding(vocab_size, input_size, padding_idx=padding_idx)
         if rnn is None:
             rnn = TORCH_MODULES[kind](input_size, hidden_size, num_layers, batch_first=True, dropout=dropout)
         else:
@@ -72,6 +81,7 @@ class SequenceModel(nn.Module):
             set_forget_bias(self.rnn, forget_bias)
         self.bidirectional = bool(getattr(rnn, "bidirectional", False))
         features = (getattr(rnn, "proj_size", 0) or hidden_size) * (2 if self.bidirectional else 1)
+        self.head_dropout = nn.Dropout(head_dropout)  # no parameters: identity at p = 0 and in eval mode
         self.head = nn.Linear(features, output_size)
 
     def forward(self, x: torch.Tensor, lengths=None, state=None, return_state: bool = False):
@@ -93,7 +103,7 @@ class SequenceModel(nn.Module):
         else:
             out, state = run_padded(self.rnn, x, lengths, state)  # B, T, D, zeros on the padding
         if self.head_type == "every":
-            y = self.head(out)  # B, T, output_size
+            y = self.head(self.head_dropout(out))  # B, T, output_size
             if lengths is not None:
                 y = y * length_mask(lengths, x.shape[1], device=y.device).unsqueeze(-1).to(y.dtype)
         else:
@@ -103,7 +113,7 @@ class SequenceModel(nn.Module):
                 if lengths is None:
                     lengths = torch.full((x.shape[0],), x.shape[1], dtype=torch.int64)
                 last = last_valid(out, lengths, bidirectional=self.bidirectional)  # B, D
-            y = self.head(last)  # B, output_size
+            y = self.head(self.head_dropout(last))  # B, output_size
         return (y, state) if return_state else y
 
     def extra_repr(self) -> str:

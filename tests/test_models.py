@@ -73,6 +73,23 @@ def test_embedding_input():
         model(torch.randn(3, 6, 4))
 
 
+def test_padding_idx_and_head_dropout():
+    torch.manual_seed(0)
+    model = SequenceModel("lstm", 4, 8, 2, vocab_size=10, padding_idx=0, head_dropout=0.5)
+    assert torch.all(model.embedding.weight[0] == 0)
+    ids, lengths = torch.randint(1, 10, (16, 6)), torch.randint(1, 7, (16,))
+    model.eval()
+    assert torch.equal(model(ids, lengths), model(ids, lengths))  # no dropout in eval mode
+    with torch.no_grad():
+        h = model.rnn(model.embedding(ids))[0][:, -1]
+    assert_close(model(ids), model.head(h))  # eval: the head reads the state untouched
+    model.train()
+    assert not torch.equal(model(ids, lengths), model(ids, lengths))  # dropout in training mode
+    plain = SequenceModel("lstm", 4, 8, 2, vocab_size=10)
+    assert plain.embedding.padding_idx is None and plain.head_dropout.p == 0.0
+    assert set(plain.state_dict()) == set(model.state_dict())  # dropout adds no parameters
+
+
 def test_count_params():
     model = SequenceModel("gru", 2, 8, 1)
     assert count_params(model) == 3 * (8 * 2 + 8 * 8 + 2 * 8) + 8 + 1
@@ -85,6 +102,9 @@ def test_count_params():
     (dict(kind="gru", forget_bias=1.0), "forget_bias"),
     (dict(rnn=nn.GRU(2, 9, batch_first=True)), "hidden_size"),
     (dict(rnn=nn.GRU(2, 8)), "batch_first"),
+    (dict(head_dropout=1.0), "head_dropout"),
+    (dict(padding_idx=0), "padding_idx needs vocab_size"),
+    (dict(vocab_size=5, padding_idx=5), "padding_idx must be an id"),
 ])
 def test_bad_arguments(kwargs, match):
     args = dict(kind="lstm", input_size=2, hidden_size=8, output_size=1) | kwargs

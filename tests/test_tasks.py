@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 from rnn_course.tasks import (IGNORE, TASKS, AddingProblem, CopyMemory, DelayedEcho, FirstSign, LastToken,
-                              SequentialXOR, TemporalOrder, TrendSineWalk)
+                              ParityOfSum, SequentialXOR, TemporalOrder, TrendSineWalk)
 
 ALL = [AddingProblem(T=20), CopyMemory(T=5), DelayedEcho(T=12, delay=3), SequentialXOR(T=12, lag=3),
        TemporalOrder(T=30), TrendSineWalk(T=10, n_features=4, delay=5), FirstSign(T=6)]
@@ -178,6 +178,37 @@ def test_last_token_labels_the_last_real_token_and_pads_with_zero():
     assert len(same) == 2 and torch.equal(same[0], ids) and torch.equal(same[1], y)  # same data, no lengths
     model = task.model("gru", 8)
     assert model.embedding.num_embeddings == 6 and model(ids, lengths).shape == (300, 5)
+
+
+def test_parity_of_sum_labels_the_parity_and_pads_either_side():
+    task = ParityOfSum(max_len=9, min_len=1, vocab=10)
+    ids, y, lengths = task.sample(2000, torch.Generator().manual_seed(0))
+    assert ids.shape == (2000, 9) and y.shape == lengths.shape == (2000,)
+    assert int(lengths.min()) == 1 and int(lengths.max()) == 9
+    steps = torch.arange(9)
+    assert torch.all((ids == 0) == (steps >= lengths[:, None]))  # right padding: id 0 after the tokens
+    by_hand = torch.tensor([int(sum(row[:n].tolist())) % 2 for row, n in zip(ids, lengths)])
+    assert torch.equal(y, by_hand) and y.dtype == torch.int64
+    assert abs(y.float().mean().item() - 0.5) < 0.05  # close to balanced over all lengths
+    one = y[lengths == 1].float().mean().item()  # a one-token sequence is odd with probability 5/9
+    assert abs(one - 5 / 9) < 0.08
+    assert task.baseline_metric == 0.5 and task.baseline_loss == pytest.approx(math.log(2))
+    left = ParityOfSum(max_len=9, min_len=1, vocab=10, padding="left", with_lengths=False)
+    ids_left, y_left = left.sample(2000, torch.Generator().manual_seed(0))
+    assert torch.equal(y_left, y)
+    assert torch.all((ids_left == 0) == (steps < (9 - lengths)[:, None]))  # left padding: id 0 before them
+    for row, row_left, n in zip(ids[:50], ids_left[:50], lengths[:50]):
+        assert torch.equal(row_left[9 - n:], row[:n])  # the same tokens, in the same order
+    model = task.model("lstm", 8, head_dropout=0.3)
+    assert model.embedding.padding_idx == 0 and model(ids, lengths).shape == (2000, 2)
+    assert TASKS[task.name] is ParityOfSum
+
+
+def test_parity_of_sum_errors():
+    with pytest.raises(ValueError, match="padding must be one of"):
+        ParityOfSum(padding="middle")
+    with pytest.raises(ValueError, match="max_len must be an int >= 5"):
+        ParityOfSum(max_len=4, min_len=5)
 
 
 def test_last_token_errors():

@@ -3,18 +3,18 @@
 - memory tasks (``memory``): ``AddingProblem``, ``CopyMemory``, ``DelayedEcho``, ``SequentialXOR``,
   ``TemporalOrder``, ``FirstSign``;
 - a classification that needs no long memory unless delayed (``classify``): ``TrendSineWalk``;
-- variable-length sequences (``lengths``): ``LastToken``;
+- variable-length sequences (``lengths``): ``LastToken``, ``ParityOfSum``;
 - an endless stream for truncated backpropagation through time (``reber``): ``ContinualReber``.
 """
 from rnn_course.tasks.base import IGNORE, Task
 from rnn_course.tasks.classify import TrendSineWalk
-from rnn_course.tasks.lengths import LastToken
+from rnn_course.tasks.lengths import LastToken, ParityOfSum
 from rnn_course.tasks.memory import (AddingProblem, CopyMemory, DelayedEcho, FirstSign, SequentialXOR,
                                      TemporalOrder)
 from rnn_course.tasks.reber import ContinualReber
 
 TASKS = {cls.name: cls for cls in (AddingProblem, CopyMemory, DelayedEcho, SequentialXOR, TemporalOrder, FirstSign,
-                                   TrendSineWalk, LastToken, ContinualReber)}
+                                   TrendSineWalk, LastToken, ParityOfSum, ContinualReber)}
 
 __all__ = ["IGNORE", "Task", "TASKS", "AddingProblem", "CopyMemory", "DelayedEcho", "SequentialXOR", "TemporalOrder",
-           "FirstSign", "TrendSineWalk", "LastToken", "ContinualReber"]
+           "FirstSign", "TrendSineWalk", "LastToken", "ParityOfSum", "ContinualReber"]
