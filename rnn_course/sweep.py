@@ -39,6 +39,8 @@ class Variant:
     def env(self, defaults: tuple[int, list[int]] | None) -> dict[str, str]:
         env = {THREADS_ENV: str(self.threads), "OMP_NUM_THREADS": str(self.threads),
                "MKL_NUM_THREADS": str(self.threads)}
+        if self.threads > 1:  # idle threads sleep instead of spinning on a shared, loaded machine: the same sums
+            env["OMP_WAIT_POLICY"] = "PASSIVE"
         if self.seeds is not None:
             env[SEED_ENV], env[SEEDS_ENV] = str(self.seeds[0]), ",".join(map(str, self.seeds))
         elif self.offset:
