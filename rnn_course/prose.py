@@ -138,7 +138,7 @@ class _Renderer:
         return ROLE.sub(self.role, LABELLED_MATH.sub(math, source))
 
 
-def _source(cell) -> str:
+def markdown_source(cell) -> str:
     """The MyST source of a markdown cell: the stored one while the cell holds its last rendering."""
     meta = cell.get("metadata", {}).get(KEY, {})
     text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
@@ -160,7 +160,7 @@ def render_notebook(nb, bib_path: Path | None = None, name: str = "notebook", fo
     """
     folder = Path(folder) if folder is not None else (Path(bib_path).parent if bib_path is not None else None)
     cells = [c for c in nb["cells"] if c["cell_type"] == "markdown"]
-    sources = [_source(c) for c in cells]
+    sources = [markdown_source(c) for c in cells]
     labels = [m.group(2) for s in sources for m in LABELLED_MATH.finditer(s)]
     if len(set(labels)) != len(labels):
         raise ValueError(f"{name}: an equation label is used twice: {labels}")

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import nbformat
 
+from rnn_course.prose import markdown_source
+
 from rnn_course_instructor.exercises.charlm import MASTER as CHARLM_MASTER
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
@@ -188,8 +190,11 @@ def _master_name(master: Path) -> str:
 
 
 def _signature(nb) -> list[tuple]:
-    """What ``check`` compares: per cell its type, id, source and tags; plus the course metadata."""
-    cells = [(c["cell_type"], c.get("id"), c["source"], tuple(_tags(c))) for c in nb.cells]
+    """What ``check`` compares: per cell its type, id, source and tags; plus the course metadata. A markdown
+    cell's source is its MyST (``rnn_course.prose``): a notebook whose prose was rendered after its run is
+    still up to date with the master it came from."""
+    cells = [(c["cell_type"], c.get("id"), markdown_source(c) if c["cell_type"] == "markdown" else c["source"],
+              tuple(_tags(c))) for c in nb.cells]
     meta = json.dumps([nb.metadata.get("rnn_course"), nb.metadata.get("kernelspec")], sort_keys=True)
     return [("metadata", meta)] + cells
 
@@ -224,13 +229,11 @@ def check(master=CHARLM_MASTER, out_dir="book", name: str = "charlm") -> list[st
 
 
 def execute(path: Path, timeout: int = 900) -> None:
-    """Run a notebook in place with nbclient, in its own folder."""
-    from nbclient import NotebookClient
+    """Run a notebook in place, in its own folder, and render its prose with the run's numbers (as
+    ``rnn-course execute`` does for a chapter)."""
+    from rnn_course.cli import execute_notebook
 
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    nbformat.write(nb, path)
+    execute_notebook(Path(path), timeout)
 
 
 def generate(master=CHARLM_MASTER, out_dir="book", name: str = "charlm", force: bool = False,
