@@ -136,6 +136,12 @@ class Finding:
     compare_on: tuple[str, ...] = ("adding", "stream")  # which of this course's tasks the finding speaks to
 
 
+SOURCES = {  # how a table names each paper
+    "hochreiter1997long": "Hochreiter & Schmidhuber (1997)",
+    "gers2000forget": "Gers, Schmidhuber & Cummins (2000)",
+    "jozefowicz2015empirical": "Jozefowicz, Zaremba & Sutskever (2015)",
+    "greff2017lstm": "Greff et al. (2017)",
+}
 _GREFF = "speech (TIMIT), handwriting (IAM Online), music (JSB Chorales)"
 _JOZ = "arithmetic, XML modelling, language modelling (PTB), music"
 LITERATURE: tuple[Finding, ...] = (
@@ -169,6 +175,6 @@ def literature_table():
     """``LITERATURE`` as a pandas DataFrame, one row per finding, with each configuration's label."""
     import pandas as pd
 
-    rows = [{"configuration": VARIANTS[f.ablation].label, "source": f.source, "setting": f.setting,
+    rows = [{"configuration": VARIANTS[f.ablation].label, "source": SOURCES[f.source], "setting": f.setting,
              "finding": f.finding, "expect": f.expect, "compare_on": ", ".join(f.compare_on)} for f in LITERATURE]
     return pd.DataFrame(rows)

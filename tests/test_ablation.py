@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnn_course.ablation import LITERATURE, ablation_layer, ablation_model, get_ablation, literature_table, run_study
+from rnn_course.ablation import LITERATURE, SOURCES, ablation_layer, ablation_model, get_ablation, literature_table, run_study
 from rnn_course.ablation import study_workers
 from rnn_course.tasks import AddingProblem, ContinualReber
 from rnn_course.tasks.reber import evaluation_set
@@ -40,6 +40,11 @@ def test_literature_is_data_about_known_configurations_and_sources():
         assert f.finding and f.setting and not re.search(r"\d\.\d|%", f.finding)  # rankings, not numbers
     table = literature_table()
     assert len(table) == len(LITERATURE) and {"configuration", "source", "finding"} <= set(table.columns)
+    assert set(SOURCES) == {f.source for f in LITERATURE}  # every paper has the name a table shows
+    for key, name in SOURCES.items():  # the name a reader sees matches the bibliography's year
+        year = re.search(r"@\w+\{" + key + r",.*?year\s*=\s*\{?(\d{4})", BIB, re.S).group(1)
+        assert name.endswith(f"({year})"), (key, name, year)
+    assert not table.source.isin(list(SOURCES)).any()  # no BibTeX key in the table
 
 
 def _tiny_study(workers, task=None, carry=False, **kwargs):

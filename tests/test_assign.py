@@ -177,3 +177,11 @@ def test_charlm_student_notebook_has_only_stubs():
                  "sample", "latency_per_char"):
         assert f'raise NotImplementedError("implement {name}")' in source
     assert [c.metadata.get("tags") for c in student.cells if c.cell_type == "markdown"].count(["answer"]) == 1
+
+
+def test_the_solutions_page_has_a_title_of_its_own():
+    student = nbformat.read(ROOT / "book" / "charlm_exercise.ipynb", as_version=4)
+    solutions = nbformat.read(ROOT / "book" / "charlm_solutions.ipynb", as_version=4)
+    title = lambda nb: nb.cells[0].source.splitlines()[0]
+    assert title(student).startswith("# Exercise:") and title(solutions).startswith("# Solutions:")
+    assert title(student)[len("# Exercise:"):] == title(solutions)[len("# Solutions:"):]

@@ -176,9 +176,24 @@ def make_versions(master, master_name: str = "master.ipynb"):
         solutions.cells.append(sol)
         if SOLUTIONS_ONLY_TAG not in tags:
             student.cells.append(stu)
+    _title_solutions(solutions)
     for nb, role in ((student, "student"), (solutions, "solutions")):
         nb.metadata["rnn_course"] = {"role": role, "master": master_name}
     return student, solutions
+
+
+def _title_solutions(nb) -> None:
+    """The solutions page's title says so: "# Exercise: X" becomes "# Solutions: X" (any other first heading
+    gains " (solutions)"), so the website's table of contents and a browser tab tell the two pages apart."""
+    first = next((c for c in nb.cells if c["cell_type"] == "markdown"), None)
+    if first is None or not first["source"].startswith("# "):
+        return
+    title, _, rest = first["source"].partition("\n")
+    if title.startswith("# Exercise:"):
+        title = "# Solutions:" + title[len("# Exercise:"):]
+    else:
+        title += " (solutions)"
+    first["source"] = title + ("\n" + rest if rest else "")
 
 
 def _master_name(master: Path) -> str:
