@@ -96,6 +96,12 @@ INSPECT_JS = r"""
                         + 'readers must scroll sideways: ' + (e.id || e.previousElementSibling && e.previousElementSibling.id || e.textContent.slice(0, 60)));
   }
   out.widgets = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
+  // the diagrams: every cell tagged diagram-NAME, and whether it shows a loaded image of some size
+  out.diagrams = [...document.querySelectorAll('[class*="tag_diagram-"]')].map(d => {
+    const name = [...d.classList].find(c => c.startsWith('tag_diagram-')).slice('tag_diagram-'.length);
+    const img = d.querySelector('img');
+    return {name, shown: !!img && img.complete && img.naturalWidth > 0 && img.getBoundingClientRect().width > 100};
+  });
   // where the first display equation and the first figure are, for the screenshots
   const rect = e => { if (!e) return null; e.scrollIntoView(); const r = e.getBoundingClientRect();
     return {x: 0, y: Math.max(0, r.top + window.scrollY - 40), width: document.documentElement.clientWidth,
@@ -292,6 +298,12 @@ def check_page(browser: Chromium, site: Path, html: Path, config: dict, shots: P
             problems.append(f"no download button for {page}.ipynb (found: {info['download'] or 'none'})")
         elif not (html.parent / hrefs[0].split("?")[0]).resolve().is_file():
             problems.append(f"download link {hrefs[0]} points to a missing file")
+        nb = json.loads(source.read_text())
+        tagged = sorted(t[len("diagram-"):] for c in nb["cells"] for t in c.get("metadata", {}).get("tags", [])
+                        if t.startswith("diagram-"))
+        shown = sorted(d["name"] for d in info.get("diagrams", []) if d["shown"])
+        if shown != tagged:
+            problems.append(f"diagrams: the notebook has {tagged}, the page shows {shown}")
         if info["widgets"]:
             problems.append(f"{info['widgets']} ipywidgets output(s) the site cannot show: tag the cell "
                             "'remove-output' and draw a static figure in another cell")

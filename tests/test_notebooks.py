@@ -99,3 +99,32 @@ def test_prose_reads_as_plain_markdown_with_the_runs_numbers(path):
     stale = [i for i, (a, b) in enumerate(zip(nb["cells"], again["cells"]))
              if a["cell_type"] == "markdown" and "".join(a["source"]) != "".join(b["source"])]
     assert not stale, f"{path}: markdown cells {stale} differ from their rendering; run rnn-course render {path}"
+
+
+# The diagrams each page teaches with (rnn_course.diagrams): a page that loses one fails here.
+DIAGRAMS = {
+    "book/first_rnn.ipynb": {"unrolled", "bptt"},
+    "book/anatomy.ipynb": {"stacked_bidirectional", "encoder_decoder"},
+    "book/why_gating.ipynb": {"lstm_cell", "gru_cell"},
+    "book/packing.ipynb": {"packed_sequence"},
+}
+
+
+def diagram_cells(nb):
+    return {t[len("diagram-"):]: c for c in nb["cells"] for t in c.get("metadata", {}).get("tags", [])
+            if t.startswith("diagram-")}
+
+
+@pytest.mark.parametrize("path", sorted(DIAGRAMS))
+def test_each_page_keeps_its_diagrams(path):
+    missing = DIAGRAMS[path] - set(diagram_cells(load(path)))
+    assert not missing, f"{path}: the diagram cell(s) {sorted(missing)} are gone (tag them diagram-NAME)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_every_diagram_is_committed_as_an_image(path):
+    """A diagram shows where the notebook does (the website, Colab, Jupyter) only as a committed PNG output."""
+    for name, cell in diagram_cells(load(path)).items():
+        assert cell["cell_type"] == "code", f"{path}: diagram-{name} tags a markdown cell"
+        assert any("image/png" in out.get("data", {}) for out in cell.get("outputs", [])), \
+            f"{path}: diagram-{name} has no PNG output; run rnn-course execute {path}"
