@@ -151,7 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
         _instructor.add_commands(sub)
     else:
         for name, what in (("assign", "master notebook -> student and solutions notebooks"),
-                           ("grade", "grade a folder of submitted notebooks into a CSV")):
+                           ("grade", "grade a folder of submitted notebooks into a CSV"),
+                           ("rubric", "print the rubric of the parts a person grades"),
+                           ("release", "write an exercise's student notebook, checked to carry no solution"),
+                           ("site", "build the website without the exercise solutions")):
             p = sub.add_parser(name, help=f"{what} (instructors' package)", add_help=False)
             p.add_argument("rest", nargs=argparse.REMAINDER)
             p.set_defaults(func=_needs_instructor)

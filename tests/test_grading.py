@@ -315,6 +315,31 @@ def test_csv_rows_are_written_atomically_and_checked_on_reread(tmp_path):
     assert result_row(_result("@x, -y, +z"), ex)["submission"] == "'@x, -y, +z"
 
 
+def test_rubric_columns_are_left_to_a_person_and_kept_on_regrading(tmp_path, capsys):
+    import dataclasses
+
+    from rnn_course_instructor.grading.spec import Rubric
+
+    with pytest.raises(ValueError, match="add up"):
+        Rubric("essay", 3, ((1, "a"), (1, "b")))
+    with pytest.raises(ValueError, match="identifier"):
+        Rubric("two words", 1, ((1, "a"),))
+    ex = dataclasses.replace(toy_exercise(), rubric=(Rubric("essay", 2, ((1, "a claim"), (1, "its evidence"))),))
+    with pytest.raises(ValueError, match="rubric names"):
+        dataclasses.replace(ex, rubric=(Rubric("scale", 1, ((1, "a"),)),))
+    assert columns(ex)[columns(ex).index("max") + 1:][:2] == ["manual_essay", "manual_max"]
+    row = result_row(_result(), ex)
+    assert row["manual_essay"] == "" and row["manual_max"] == "2" and row["max"] == "6"  # automatic points apart
+    filled = {**row, "manual_essay": "1.5"}  # what the instructor typed into the spreadsheet
+    again = result_row(_result(), ex, filled)
+    assert again["manual_essay"] == "1.5" and again["total"] == row["total"]
+    out = tmp_path / "grades.csv"
+    write_csv_atomic(out, {"a.ipynb": again}, ex)
+    assert read_csv(out, ex)["a.ipynb"]["manual_essay"] == "1.5"
+    assert "manual_essay" in ex.rubric_text() and "its evidence" in ex.rubric_text()
+    assert cli.main(["rubric"]) == 0 and "manual_recommendation" in capsys.readouterr().out
+
+
 def test_gradescope_results_have_one_test_per_question():
     ex = toy_exercise()
     res = results_json(_result(), ex)

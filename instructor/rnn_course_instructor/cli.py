@@ -43,8 +43,23 @@ def _grade(args) -> int:
     return 1 if any(r.status == "grader error" for r in summary.graded) else 0
 
 
+def _rubric(args) -> int:
+    from rnn_course_instructor.grading.spec import load_exercise
+
+    try:
+        exercise = load_exercise(args.exercise)
+    except ValueError as err:
+        print(f"rnn-course rubric: error: {err}", file=sys.stderr)
+        return 2
+    if not exercise.rubric:
+        print(f"exercise {exercise.name!r} has no parts graded by a person")
+        return 0
+    print(exercise.rubric_text())
+    return 0
+
+
 def add_commands(sub) -> None:
-    """Add ``assign`` and ``grade`` to the sub-command parsers ``sub`` of ``rnn-course``."""
+    """Add ``assign``, ``grade``, ``rubric``, ``release`` and ``site`` to the sub-command parsers ``sub`` of ``rnn-course``."""
     from rnn_course_instructor import assign
 
     p = sub.add_parser("assign", help="master notebook -> student and solutions notebooks",
@@ -52,6 +67,17 @@ def add_commands(sub) -> None:
                                    "notebook (see rnn_course_instructor.assign for the markup).")
     assign.add_arguments(p)
     p.set_defaults(func=_assign)
+
+    from rnn_course_instructor import release
+
+    release.add_commands(sub)
+
+    p = sub.add_parser("rubric", help="print the rubric of the parts a person grades",
+                       description="Print, as Markdown, the rubric of an exercise's parts that a person grades: "
+                                   "the grade CSV leaves one empty column per item (manual_<name>) for the "
+                                   "points, and keeps them when a submission is graded again.")
+    p.add_argument("--exercise", default="charlm", help="a built-in exercise (default: charlm) or a questions.py")
+    p.set_defaults(func=_rubric)
 
     p = sub.add_parser("grade", help="grade a folder of submitted notebooks into a CSV",
                        description="Grade submitted notebooks: each runs in a kernel of its own, sealed in a "

@@ -264,7 +264,8 @@ def grade_folder(submissions: str | Path, exercise: str, out: str | Path, jobs: 
         results = itertools.chain(done, (f.result() for f in as_completed(futures)))
         for n, result in enumerate(results, 1):
             summary.graded.append(result)
-            rows[cell(result.submission)] = result_row(result, ex)
+            key = cell(result.submission)
+            rows[key] = result_row(result, ex, rows.get(key))
             write_csv_atomic(out, rows, ex)
             if gs is not None:
                 write_results_json(result, ex, _gradescope_path(gs, result.submission))

@@ -24,16 +24,20 @@ def cell(text: str) -> str:
 
 
 def columns(exercise: Exercise) -> list[str]:
-    return (["submission", "status"] + [q.name for q in exercise.questions]
-            + ["total", "max", "reasons", "incidents", "similar_to", "similarity", "seconds", "seed", "sha256"])
+    """The report's columns: points per question, then one empty column per rubric item (``manual_<name>``) for
+    the instructor, and ``manual_max``, their full marks."""
+    manual = [r.column for r in exercise.rubric] + (["manual_max"] if exercise.rubric else [])
+    return (["submission", "status"] + [q.name for q in exercise.questions] + ["total", "max"] + manual
+            + ["reasons", "incidents", "similar_to", "similarity", "seconds", "seed", "sha256"])
 
 
 def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def result_row(result: Result, exercise: Exercise) -> dict[str, str]:
-    """One CSV row: points per question, total, and every lost point with its reason."""
+def result_row(result: Result, exercise: Exercise, earlier: dict[str, str] | None = None) -> dict[str, str]:
+    """One CSV row: points per question, total, and every lost point with its reason. The rubric's columns
+    keep what a person entered in ``earlier`` (the submission's row before it was graded again)."""
     scores = {q.name: q.score for q in result.questions}
     reasons = [f"{q.name} -{_num(p)}: {why}" for q in result.questions for p, why in q.lost]
     if result.status != "graded":
@@ -43,7 +47,11 @@ def result_row(result: Result, exercise: Exercise) -> dict[str, str]:
            "similar_to": "", "similarity": "", "seconds": f"{result.seconds:.1f}", "seed": str(result.seed),
            "sha256": result.sha256}
     row.update({q.name: _num(scores.get(q.name, 0.0)) for q in exercise.questions})
-    return {k: cell(v) for k, v in row.items()}
+    row = {k: cell(v) for k, v in row.items()}
+    if exercise.rubric:
+        row.update({r.column: (earlier or {}).get(r.column, "") for r in exercise.rubric})
+        row["manual_max"] = _num(exercise.manual_max)
+    return row
 
 
 def read_csv(path: Path, exercise: Exercise) -> dict[str, dict[str, str]]:

@@ -63,6 +63,28 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Rubric:
+    """A part a person grades (a written answer): its CSV column stays empty for the instructor to fill."""
+
+    name: str  # short id: the CSV column is ``manual_<name>``
+    points: float  # full marks
+    criteria: tuple[tuple[float, str], ...]  # (points, what earns them), the instructor's guide
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise ValueError(f"rubric name must be an identifier (a CSV column), got {self.name!r}")
+        if not (self.points > 0 and math.isfinite(self.points)):
+            raise ValueError(f"rubric {self.name}: points must be positive, got {self.points!r}")
+        if not self.criteria or sum(p for p, _ in self.criteria) != self.points:
+            raise ValueError(f"rubric {self.name}: the criteria's points must add up to {self.points}, got "
+                             f"{[p for p, _ in self.criteria]}")
+
+    @property
+    def column(self) -> str:
+        return f"manual_{self.name}"
+
+
+@dataclass(frozen=True)
 class Exercise:
     """The questions of one exercise and how its submissions run."""
 
@@ -77,6 +99,7 @@ class Exercise:
     master: str | None = None  # the master notebook (for the similarity report: template and solution)
     preload: str = PRELOAD  # run in every fresh kernel before the notebook, not under the cell timeout
     flags: tuple[tuple[str, str], ...] = ()  # (regex, note): a code cell matching it puts the note in the report
+    rubric: tuple[Rubric, ...] = ()  # parts graded by a person: empty CSV columns, kept when a submission is regraded
 
     def __post_init__(self):
         names = [q.name for q in self.questions]
@@ -89,11 +112,31 @@ class Exercise:
             raise ValueError(f"exercise {self.name!r}: question names may not be {sorted(reserved & set(names))}")
         for pattern, _ in self.flags:
             re.compile(pattern)
+        manual = [r.name for r in self.rubric]
+        if len(set(manual)) != len(manual) or set(manual) & set(names):
+            raise ValueError(f"exercise {self.name!r}: rubric names must be unique and differ from the questions'")
         object.__setattr__(self, "helpers_source", "\n\n".join(probe_source(h)[1] for h in self.helpers))
 
     @property
     def max_points(self) -> float:
+        """Full marks of the automatic questions (the rubric's points are counted apart: ``manual_max``)."""
         return sum(q.points for q in self.questions)
+
+    @property
+    def manual_max(self) -> float:
+        return sum(r.points for r in self.rubric)
+
+    def rubric_text(self) -> str:
+        """The rubric as Markdown, for the instructor who fills in the ``manual_*`` columns."""
+        lines = [f"# Rubric of {self.name}: {_num(self.manual_max)} points graded by a person", ""]
+        for r in self.rubric:
+            lines.append(f"## `{r.column}` ({_num(r.points)} points)")
+            lines += [f"- {_num(p)}: {text}" for p, text in r.criteria] + [""]
+        return "\n".join(lines)
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
 
 
 class Marker:

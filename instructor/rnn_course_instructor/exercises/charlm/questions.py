@@ -35,7 +35,7 @@ from rnn_course_instructor.charlm import CharModel, bits_per_char, generate, tra
 from rnn_course_instructor.exercises.charlm.draws import distribution_test, draw_statistics
 from rnn_course_instructor.exercises.charlm.probes import (HELPERS, probe_bpc, probe_latency, probe_model,
                                                            probe_sample, probe_train_step)
-from rnn_course_instructor.grading.spec import Exercise, Question
+from rnn_course_instructor.grading.spec import Exercise, Question, Rubric
 
 ALPHABET = "etaoinshrdlcumwfgypbvkjxqzETAOINSHRDLCUMWFGYPBVKJXQZ0123456789 .,;:!?'-()"
 DEFAULTS = dict(embed_dim=128, hidden_size=256, num_layers=2)  # the exercise's model sizes
@@ -331,6 +331,14 @@ EXERCISE = Exercise(
     helpers=HELPERS,
     master="master.ipynb",
     # The reference is out of the kernel's reach; a notebook that looks for it is worth a person's look.
+    # Part G, the written recommendation, is graded by a person: one empty column in the CSV.
+    rubric=(Rubric("recommendation", 4, (
+        (1, "names one model and what it costs, in the learner's own numbers: parameters, size, latency"),
+        (1, "argues from the budget the notebook states (bits per character, size, latency), not from a rule of "
+            "thumb or the literature alone"),
+        (1, "compares at equal steps and at equal time, and says which view the phone's constraint calls for"),
+        (1, "says what the run cannot tell: one training budget, the seeds it had, parameters that differ between "
+            "the models"))),),
     flags=((r"rnn_course_instructor|master\.ipynb|charlm_solutions",
             "the notebook looks for the instructors' package, the master notebook or the solutions"),),
 )
