@@ -132,6 +132,32 @@ def bits_per_char(model: nn.Module, ids: torch.Tensor, batch_size: int = 1, seq_
     return total / count / math.log(2)
 
 
+@torch.no_grad()
+def bpc_after_reset(model: nn.Module, ids: torch.Tensor, length: int, batch_size: int = 256) -> list[float]:
+    """How far back a model reads: bits per character at each position after a state reset.
+
+    ``ids`` is cut into consecutive windows of ``length + 1`` characters (the remainder dropped), each run from a
+    zero state; entry ``t`` of the result is the mean over the windows of ``-log2 p(w[t + 1] | w[0..t])``, the
+    score of a prediction made with ``t + 1`` characters of context.
+    """
+    int_at_least("length", length)
+    n = len(ids) // (length + 1)
+    if n < 1:
+        raise ValueError(f"need at least length + 1 = {length + 1} ids, got {len(ids)}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    windows = ids[: n * (length + 1)].view(n, length + 1).to(device)
+    total = torch.zeros(length, dtype=torch.float64, device=device)
+    for start in range(0, n, batch_size):
+        w = windows[start : start + batch_size]
+        logits, _ = model(w[:, :-1], None)
+        nll = F.cross_entropy(logits.transpose(1, 2), w[:, 1:], reduction="none")  # (b, length)
+        total += nll.double().sum(0)
+    model.train(was_training)
+    return (total / n / math.log(2)).tolist()
+
+
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, state=None,
                clip: float = 1.0):
     """One TBPTT step: loss over every position of ``x`` (B, T), backward, clip, update.

@@ -193,6 +193,32 @@ def check_bits_per_char(bits_per_char_fn, vocab: Vocab) -> bool:
     return _run("bits_per_char", check)
 
 
+def check_bpc_after_reset(bpc_after_reset_fn, vocab: Vocab) -> bool:
+    """A list of ``length`` floats; a stand-in model's known score at each position, from a zero state."""
+
+    def check():
+        V, length = len(vocab), 9
+        ids = vocab.encode(_TEXT)[:200]
+        model = TableModel(V, seed=2)
+        got = bpc_after_reset_fn(model, ids, length)
+        _require(isinstance(got, list) and len(got) == length and all(_is_float(v) for v in got),
+                 f"return a list of {length} Python floats (one per position), got {type(got).__name__}"
+                 + (f" of length {len(got)}" if hasattr(got, "__len__") else ""))
+        n = len(ids) // (length + 1)
+        w = ids[: n * (length + 1)].view(n, length + 1)
+        with torch.no_grad():  # every window from a zero state: position t has seen t characters
+            logits = model.table[w[:, :-1]] + model.drift[torch.arange(length) % len(model.drift)]
+            expected = (F.cross_entropy(logits.transpose(1, 2), w[:, 1:], reduction="none").mean(0)
+                        / math.log(2)).tolist()
+        wrong = [t for t in range(length) if not math.isclose(got[t], expected[t], rel_tol=1e-4)]
+        _require(not wrong, f"position {wrong[0] if wrong else 0}: {got[wrong[0]] if wrong else 0:.4f} bits, expected "
+                 f"{expected[wrong[0]] if wrong else 0:.4f}: cut the text into windows of length + 1 characters, run "
+                 "each from a zero state, and average each position over the windows")
+        return f"{n} windows of {length + 1} characters"
+
+    return _run("bpc_after_reset", check)
+
+
 def draw_ranks(model: TableModel, vocab: Vocab, prompt: str, texts: list[str], temperature: float,
                top_k: int) -> tuple[list[int], torch.Tensor]:
     """For texts sampled after ``prompt``: the rank of every drawn character among the known characters (0 =

@@ -104,6 +104,14 @@ def probe_bpc(ns, inputs):
             "uniform": ns["bits_per_char"](uniform, inputs["data"].clone())}
 
 
+def probe_context(ns, inputs):
+    model = kernel_model(inputs)
+    value = ns["bpc_after_reset"](model, inputs["data"].clone(), inputs["length"])
+    plain = isinstance(value, list) and all(is_float(v) for v in value)
+    return {"value": [float(v) for v in value] if plain else None, "type": type(value).__name__, "plain": plain,
+            "length": len(value) if hasattr(value, "__len__") else None}
+
+
 def probe_sample(ns, inputs):
     import torch
 

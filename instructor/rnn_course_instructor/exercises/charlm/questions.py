@@ -1,4 +1,4 @@
-"""Grading of the char-LM exercise: 16 points over the functions the master notebook asks for.
+"""Grading of the char-LM exercise: 18 points over the functions the master notebook asks for.
 
 Each question brings the learner's function out of their kernel as numbers (``probes.py``), on inputs drawn at
 grading time (vocabulary size, model sizes, weights, texts), and compares them here with the reference
@@ -14,6 +14,8 @@ for, a Python float or a NumPy floating-point scalar is accepted.
   the final state, its values and that it is detached.
 - ``bits_per_char`` (2): a float; log2(V) for a uniform model; a random model's exact score over a text
   longer than one chunk.
+- ``context`` (2): ``bpc_after_reset``: a list of one float per position; the score at the first position
+  and at every position for a random model over a text of random windows (the remainder dropped).
 - ``sample`` (3): the greedy text at temperature 0; length and vocabulary; top-k respected (the unknown
   character removed first); the same seed gives the same text; 1,500 draws that follow the top-k distribution
   at the temperature (two tests, false rejection below 1e-6 together), whatever way of drawing.
@@ -31,9 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from rnn_course.text import Vocab
-from rnn_course_instructor.charlm import CharModel, bits_per_char, generate, train_step
+from rnn_course_instructor.charlm import CharModel, bits_per_char, bpc_after_reset, generate, train_step
 from rnn_course_instructor.exercises.charlm.draws import distribution_test, draw_statistics
-from rnn_course_instructor.exercises.charlm.probes import (HELPERS, probe_bpc, probe_latency, probe_model,
+from rnn_course_instructor.exercises.charlm.probes import (HELPERS, probe_bpc, probe_context, probe_latency, probe_model,
                                                            probe_sample, probe_train_step)
 from rnn_course_instructor.grading.spec import Exercise, Question, Rubric
 
@@ -219,6 +221,34 @@ def check_bpc(mark, out, inputs):
                 "every character but the first, the state carried across chunks")
 
 
+# --- Part C, continued: how far back a model reads -------------------------------------------------------
+
+def context_inputs(gen):
+    spec = draw_model(gen)
+    V = len(spec["chars"]) + 1
+    length = _int(gen, 5, 30)
+    return {**spec, "length": length, "data": torch.randint(1, V, (_int(gen, 20, 40) * (length + 1) + _int(gen, 0, length),),
+                                                             generator=gen)}
+
+
+def check_context(mark, out, inputs):
+    length = inputs["length"]
+    mark.expect(out["plain"] is True and out["length"] == length, 0.5,
+                f"bpc_after_reset returned a {out['type']} of length {out['length']}, expected a list of {length} "
+                "Python floats, one per position")
+    if out["value"] is None or len(out["value"]) != length:
+        mark.fail("no list of one score per position to compare")
+        return
+    expected = bpc_after_reset(build_model(inputs), inputs["data"], length)
+    wrong = [t for t in range(length) if not math.isclose(out["value"][t], expected[t], rel_tol=1e-4)]
+    first_ok = math.isclose(out["value"][0], expected[0], rel_tol=1e-4)
+    mark.expect(first_ok, 0.5, f"position 0: {out['value'][0]:.4f} bits, expected {expected[0]:.4f} (one character "
+                "of context, from a zero state)")
+    mark.expect(not wrong, 1, f"{len(wrong)} of {length} positions differ, first at {wrong[0] if wrong else 0}: "
+                f"{out['value'][wrong[0] if wrong else 0]:.4f} bits, expected {expected[wrong[0] if wrong else 0]:.4f} "
+                "(windows of length + 1 characters, each from a zero state, averaged per position)")
+
+
 # --- Part D: sampling -----------------------------------------------------------------------------------
 
 SAMPLE_ALPHA = 1e-6  # a correct sampler fails the distribution check with at most this probability
@@ -317,6 +347,8 @@ EXERCISE = Exercise(
                  probe_train_step, check_train_step, train_step_inputs),
         Question("bits_per_char", 2, "bits_per_char over a whole text", ("bits_per_char",),
                  probe_bpc, check_bpc, bpc_inputs),
+        Question("context", 2, "bpc_after_reset: bits per character by position after a state reset",
+                 ("bpc_after_reset",), probe_context, check_context, context_inputs),
         Question("sample", 3, "sample: greedy, top-k, reproducible with a generator", ("sample",),
                  probe_sample, check_sample, sample_inputs),
         Question("latency_per_char", 2, "latency_per_char: warm-up, median, seconds per character",
@@ -340,5 +372,8 @@ EXERCISE = Exercise(
         (1, "says what the run cannot tell: one training budget, the seeds it had, parameters that differ between "
             "the models"))),),
     flags=((r"rnn_course_instructor|master\.ipynb|charlm_solutions",
-            "the notebook looks for the instructors' package, the master notebook or the solutions"),),
+            "the notebook looks for the instructors' package, the master notebook or the solutions"),
+           (r"rnn_course\.lm\b|bpc_by_position|window_bpc",
+            "the notebook uses the course's language-model module (rnn_course.lm), which measures context too: "
+            "check that bpc_after_reset is the student's own")),
 )
