@@ -90,3 +90,21 @@ def count_parameters(kind: str, input_size: int, hidden_size: int, num_layers: i
 def module_parameters(module) -> int:
     """``sum(p.numel())`` over a module's parameters: what the formulas are checked against."""
     return sum(p.numel() for p in module.parameters())
+
+
+def matching_hidden_size(kind: str, input_size: int, n_params: int, **kwargs) -> int:
+    """The hidden size at which ``nn.<KIND>(input_size, hidden_size, **kwargs)`` has the parameter count closest
+    to ``n_params`` (the smaller size on a tie): how to compare two kinds at equal parameters.
+
+    >>> matching_hidden_size("lstm", 2, count_parameters("gru", 2, 64))
+    55
+    """
+    int_at_least("n_params", n_params)
+    best, best_gap, hidden = 1, None, 1
+    while True:
+        gap = abs(count_parameters(kind, input_size, hidden, **kwargs) - n_params)
+        if best_gap is not None and gap > best_gap:
+            return best  # the count grows with the hidden size: past the closest, it only moves away
+        if best_gap is None or gap < best_gap:
+            best, best_gap = hidden, gap
+        hidden += 1

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from rnn_course.kinds import GATES, TORCH_MODULES as MODULES
-from rnn_course.params import count_parameters, module_parameters, parameter_breakdown
+from rnn_course.params import count_parameters, matching_hidden_size, module_parameters, parameter_breakdown
 
 
 @st.composite
@@ -78,3 +78,21 @@ def test_known_values():
 def test_bad_input_says_what_was_expected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         count_parameters(**kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(sorted(GATES)), input_size=st.integers(1, 40), n_params=st.integers(1, 60_000))
+def test_matching_hidden_size_is_the_closest_count(kind, input_size, n_params):
+    hidden = matching_hidden_size(kind, input_size, n_params)
+    gaps = {h: abs(count_parameters(kind, input_size, h) - n_params) for h in range(1, hidden + 200)}
+    assert gaps[hidden] == min(gaps.values())
+    assert all(gaps[h] > gaps[hidden] for h in range(1, hidden))  # the smallest of the closest
+
+
+def test_matching_hidden_size_at_equal_parameters():
+    gru = count_parameters("gru", 2, 64)
+    assert matching_hidden_size("gru", 2, gru) == 64
+    lstm = matching_hidden_size("lstm", 2, gru)
+    assert lstm < 64 and count_parameters("lstm", 2, lstm) <= gru < count_parameters("lstm", 2, lstm + 1)
+    with pytest.raises(ValueError):
+        matching_hidden_size("lstm", 2, 0)
