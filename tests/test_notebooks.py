@@ -107,6 +107,7 @@ DIAGRAMS = {
     "book/anatomy.ipynb": {"stacked_bidirectional", "encoder_decoder"},
     "book/why_gating.ipynb": {"lstm_cell", "gru_cell"},
     "book/packing.ipynb": {"packed_sequence"},
+    "book/linear_rnns.ipynb": {"doubling_scan"},
 }
 
 
