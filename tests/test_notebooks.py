@@ -108,6 +108,7 @@ DIAGRAMS = {
     "book/why_gating.ipynb": {"lstm_cell", "gru_cell"},
     "book/packing.ipynb": {"packed_sequence"},
     "book/linear_rnns.ipynb": {"doubling_scan"},
+    "book/char_lm.ipynb": {"stream_batches", "tbptt_windows"},
 }
 
 
