@@ -51,16 +51,20 @@ class Comparison:
         return Comparison(self.results + other.results)
 
 
+NOT_SOLVED = "not solved"  # the median steps of a group in which no run reached the target
+
+
 def summary_table(summary: pd.DataFrame, by=("model",)) -> pd.DataFrame:
-    """One row per group of runs: how many solved, median steps to target (over the solved runs), the final
-    metric (mean, min, max over seeds), median milliseconds per training step, and parameters."""
+    """One row per group of runs: how many solved, median steps to target (over the solved runs; ``NOT_SOLVED``
+    when none did, never a NaN a reader has to decode), the final metric (mean, min, max over seeds), median
+    milliseconds per training step, and parameters."""
     by = list(by)
     rows = []
     for key, runs in summary.groupby(by, sort=False):
         solved = runs[runs.solved]
         rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),
                      "solved": f"{len(solved)}/{len(runs)}",
-                     "median_steps_to_target": solved.steps_to_target.median() if len(solved) else math.nan,
+                     "median_steps_to_target": solved.steps_to_target.median() if len(solved) else NOT_SOLVED,
                      "final_mean": runs.final_metric.mean(), "final_min": runs.final_metric.min(),
                      "final_max": runs.final_metric.max(), "ms_per_step": 1000 * runs.seconds_per_step.median(),
                      "n_params": int(runs.n_params.iloc[0])})
