@@ -415,7 +415,8 @@ def test_cli_execute_rewrites_outputs_and_keeps_failing_notebooks(tmp_path, caps
 
 # --- the fixture submissions, graded end to end -------------------------------------------------------
 
-def _grade_fixture_set(tmp_path_factory, exercise: str, folder: Path, expected: dict, jobs: int = 2):
+def _grade_fixture_set(tmp_path_factory, exercise: str, folder: Path, expected: dict, jobs: int = 2,
+                       seed: int | None = None):
     subs = tmp_path_factory.mktemp("submissions")
     for name in expected:
         shutil.copy(folder / name, subs / name)
@@ -423,7 +424,7 @@ def _grade_fixture_set(tmp_path_factory, exercise: str, folder: Path, expected: 
     gs = subs.parent / f"{subs.name}-gradescope"
     start = time.monotonic()
     code = cli.main(["grade", str(subs), "--exercise", exercise, "--out", str(out), "--jobs", str(jobs),
-                     "--gradescope", str(gs)])
+                     "--gradescope", str(gs)] + ([] if seed is None else ["--seed", str(seed)]))
     seconds = time.monotonic() - start
     rows = {r["submission"]: r for r in csv.DictReader(out.open())}
     return code, rows, subs, out, gs, seconds
@@ -525,7 +526,10 @@ def charlm_graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("charlm-fixtures")
     for name, spec in CHARLM.items():
         make_charlm_fixture(spec, folder / name)
-    return _grade_fixture_set(tmp_path_factory, "charlm", folder, CHARLM)
+    # Fixed test inputs: whether a flawed variant's flaw shows depends on the inputs drawn (the unfair sampler,
+    # which drops the unknown character after the top-k cut, loses its point only when the k-th character is
+    # likely enough to be missed), so each fixture's expected score is a fact of these inputs.
+    return _grade_fixture_set(tmp_path_factory, "charlm", folder, CHARLM, seed=1)
 
 
 def test_charlm_questions_cover_the_exercise():
