@@ -172,9 +172,9 @@ def test_committed_notebooks_are_up_to_date():
 def test_charlm_student_notebook_has_only_stubs():
     student = nbformat.read(ROOT / "book" / "charlm_exercise.ipynb", as_version=4)
     source = "\n".join(c.source for c in student.cells)
-    assert "SOLUTION" not in source and "nn.LSTM(embed_dim" not in source
-    for name in ("CharRNN.__init__", "CharLSTM.forward", "CharGRU.forward", "train_step", "bits_per_char",
-                 "sample", "latency_per_char"):
+    assert "SOLUTION" not in source and "recurrent[kind](embed_dim" not in source
+    for name in ("CharModel.__init__", "CharModel.forward", "n_parameters", "hidden_for_parameters", "train_step",
+                 "bits_per_char", "bpc_after_reset", "sample", "suggest", "latency_per_char"):
         assert f'raise NotImplementedError("implement {name}")' in source
     assert [c.metadata.get("tags") for c in student.cells if c.cell_type == "markdown"].count(["answer"]) == 1
 

@@ -33,9 +33,38 @@ def test_course_sizes_and_parameter_count(vocab, kind):
     model = CharModel(vocab, kind)
     V = len(vocab)
     assert isinstance(model.rnn, charlm.RECURRENT[kind])
-    assert (model.rnn.input_size, model.rnn.hidden_size, model.rnn.num_layers) == (128, 256, 2)
-    expected = V * 128 + count_parameters(kind, 128, 256, num_layers=2) + 256 * V + V
-    assert sum(p.numel() for p in model.parameters()) == expected
+    assert (model.rnn.input_size, model.rnn.hidden_size, model.rnn.num_layers) == (64, 128, 2)
+    expected = V * 64 + count_parameters(kind, 64, 128, num_layers=2) + 128 * V + V
+    assert sum(p.numel() for p in model.parameters()) == expected == charlm.n_parameters(kind, V)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("budget", [5_000, 20_001, 124_999])
+def test_hidden_for_parameters_is_the_largest_size_that_fits(vocab, kind, budget):
+    V = len(vocab)
+    h = charlm.hidden_for_parameters(kind, V, budget, embed_dim=8, num_layers=2)
+    count = lambda hidden: sum(p.numel() for p in CharModel(vocab, kind, 8, hidden, 2).parameters())  # noqa: E731
+    assert count(h) <= budget < count(h + 1)
+
+
+def test_hidden_for_parameters_refuses_a_budget_too_small(vocab):
+    with pytest.raises(ValueError, match="even hidden_size=1"):
+        charlm.hidden_for_parameters("lstm", len(vocab), 100)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_suggest_is_the_top_k_after_each_keystroke_carrying_the_state(vocab, kind):
+    model = small(vocab, kind, torch.float64)
+    typed = "the cat sat on"
+    bar = charlm.suggest(model, vocab, typed, k=4)
+    state, expected = None, []
+    with torch.no_grad():
+        for i in vocab.encode(typed).tolist():  # one keystroke at a time, the state carried
+            logits, state = model(torch.tensor([[i]]), state)
+            z = logits[0, -1].clone()
+            z[vocab.unk_id] = -float("inf")
+            expected.append(vocab.decode(z.topk(4).indices.tolist()))
+    assert bar == expected and all(len(set(s)) == 4 and "\ufffd" not in s for s in bar)
 
 
 def test_models_differ_only_in_the_recurrent_layer(vocab):

@@ -6,7 +6,7 @@ only the questions that depend on the broken cell, and each cheating attempt not
 
 - a tiny stand-in exercise (``tests/fixtures/toy``, 6 points), one committed notebook per failure mode
   (``tests/fixtures/submissions/toy``, scores in ``toy_expected.json``; ``make_fixtures.py`` rebuilds them);
-- the char-LM exercise (18 points), its fixtures made at test time from the committed solutions and student
+- the char-LM exercise (19 points), its fixtures made at test time from the committed solutions and student
   notebooks by the edits in ``tests/fixtures/submissions/charlm.json``, so they follow the master.
 """
 from __future__ import annotations
@@ -534,10 +534,10 @@ def charlm_graded(tmp_path_factory):
 
 def test_charlm_questions_cover_the_exercise():
     ex = load_exercise("charlm")
-    assert ex.max_points == 18 and float(ex.env["RNN_COURSE_BUDGET_SCALE"]) <= 0.05
+    assert ex.max_points == 19 and float(ex.env["RNN_COURSE_BUDGET_SCALE"]) <= 0.05
     needed = {n for q in ex.questions for n in q.needs}
-    assert needed == {"CharRNN", "CharLSTM", "CharGRU", "train_step", "bits_per_char", "bpc_after_reset", "sample",
-                      "latency_per_char"}
+    assert needed == {"CharModel", "n_parameters", "hidden_for_parameters", "train_step", "bits_per_char",
+                      "bpc_after_reset", "sample", "suggest", "latency_per_char"}
     assert [r.column for r in ex.rubric] == ["manual_recommendation"]
     master = MASTER.read_text()
     assert all(f"`{name}`" in master for name in needed)  # the names the master tells learners to define
@@ -552,7 +552,7 @@ def test_charlm_fixtures_get_their_expected_scores(charlm_graded):
     assert sorted(rows) == sorted(CHARLM)
     assert_expected_rows(rows, CHARLM)  # first: it shows the reasons of a row that went wrong
     assert code == 0
-    assert json.loads((gs / "solution.ipynb" / "results.json").read_text())["score"] == 18
+    assert json.loads((gs / "solution.ipynb" / "results.json").read_text())["score"] == 19
 
 
 def test_charlm_train_step_is_graded_at_the_exercises_clip():

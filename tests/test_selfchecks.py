@@ -24,7 +24,8 @@ def notebook_namespace(name: str) -> dict:
     nb = nbformat.read(ROOT / "book" / name, as_version=4)
     cells = {c.get("id"): c.source for c in nb.cells}
     ns: dict = {}
-    for cid in ("setup", "part-a", "part-b", "part-c", "part-d", "part-e"):
+    for cid in ("setup", "part-a", "part-a-size", "part-b", "part-c", "part-c-context", "part-d", "part-d-suggest",
+                "part-e"):
         exec(cells[cid], ns)
     return ns
 
@@ -36,8 +37,10 @@ def solution():
 
 def test_the_solution_passes_every_self_check(solution, capsys):
     ns = solution
-    assert all(checks.check_model(ns[c], kind, VOCAB) for c, kind in
-               (("CharRNN", "rnn"), ("CharLSTM", "lstm"), ("CharGRU", "gru")))
+    assert checks.check_model(ns["CharModel"], VOCAB)
+    assert checks.check_sizes(ns["n_parameters"], ns["hidden_for_parameters"], VOCAB)
+    assert checks.check_bpc_after_reset(ns["bpc_after_reset"], VOCAB)
+    assert checks.check_suggest(ns["suggest"], VOCAB)
     assert checks.check_train_step(ns["train_step"], VOCAB)
     assert checks.check_bits_per_char(ns["bits_per_char"], VOCAB)
     assert checks.check_sample(ns["sample"], VOCAB)
@@ -47,11 +50,13 @@ def test_the_solution_passes_every_self_check(solution, capsys):
 
 def test_the_stubs_are_not_implemented_yet(capsys):
     ns = notebook_namespace("charlm_exercise.ipynb")
-    assert not checks.check_model(ns["CharLSTM"], "lstm", VOCAB)
+    assert not checks.check_model(ns["CharModel"], VOCAB)
+    assert not checks.check_sizes(ns["n_parameters"], ns["hidden_for_parameters"], VOCAB)
     assert not checks.check_bits_per_char(ns["bits_per_char"], VOCAB)
     assert not checks.check_sample(ns["sample"], VOCAB)
+    assert not checks.check_suggest(ns["suggest"], VOCAB)
     out = capsys.readouterr().out
-    assert out.count("not implemented yet") == 3 and "PROBLEM" not in out
+    assert out.count("not implemented yet") == 5 and "PROBLEM" not in out
 
 
 def test_the_self_checks_catch_the_usual_mistakes(solution, capsys):
@@ -83,6 +88,27 @@ def test_the_self_checks_catch_the_usual_mistakes(solution, capsys):
             runs.append(time.perf_counter() - start)
         return statistics.mean(runs) / n_chars * n_chars  # per run, not per character
 
+    def suggest_without_state(model, vocab, typed, k=3):  # every keystroke from a zero state
+        return [solution["suggest"](model, vocab, char, k)[0] for char in typed]
+
+    def suggest_rereading(model, vocab, typed, k=3):  # the right bar, at a cost that grows with the text
+        return [solution["suggest"](model, vocab, typed[: i + 1], k)[-1] for i in range(len(typed))]
+
+    def count_one_bias(kind, vocab_size, embed_dim=64, hidden_size=128, num_layers=2):
+        g = {"rnn": 1, "gru": 3, "lstm": 4}[kind]
+        return solution["n_parameters"](kind, vocab_size, embed_dim, hidden_size, num_layers) - g * hidden_size * num_layers
+
+    def model_any_kind(vocab_size, kind, **sizes):  # an unknown kind quietly becomes an LSTM
+        return solution["CharModel"](vocab_size, kind if kind in ("rnn", "lstm", "gru") else "lstm", **sizes)
+
+    assert not checks.check_suggest(suggest_without_state, VOCAB)
+    assert "the state carried from keystroke to keystroke" in capsys.readouterr().out
+    assert not checks.check_suggest(suggest_rereading, VOCAB)
+    assert "each on one character" in capsys.readouterr().out
+    assert not checks.check_sizes(count_one_bias, solution["hidden_for_parameters"], VOCAB)
+    assert "both bias vectors" in capsys.readouterr().out
+    assert not checks.check_model(model_any_kind, VOCAB)
+    assert "must raise a ValueError" in capsys.readouterr().out
     assert not checks.check_bits_per_char(bpc_without_state, VOCAB)
     assert "carrying the state across chunks" in capsys.readouterr().out
     assert not checks.check_sample(sample_without_temperature, VOCAB)
@@ -93,7 +119,9 @@ def test_the_self_checks_catch_the_usual_mistakes(solution, capsys):
 
 def test_the_self_checks_hold_no_solution_to_call():
     source = inspect.getsource(checks)
-    for piece in ("nn.Embedding(vocab_size", "def sample", "def bits_per_char", "def train_step", "def latency"):
+    for piece in ("nn.Embedding(vocab_size", "def sample", "def bits_per_char", "def train_step", "def latency",
+                  "def suggest", "def n_parameters", "def hidden_for"):
         assert piece not in source
     for name in dir(checks):  # nothing a notebook could import as an answer
-        assert not name.startswith(("CharModel", "train_step", "bits_per_char", "generate", "sample_next"))
+        assert not name.startswith(("CharModel", "train_step", "bits_per_char", "generate", "sample_next", "suggest",
+                                    "n_parameters", "hidden_for", "_count"))

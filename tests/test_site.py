@@ -257,11 +257,12 @@ def test_the_site_reads_each_chapters_myst_source(tmp_path):
     (src / "index.md").write_text("# Site\n\n```{toctree}\nchapter\n```\n")
     glued = {"output_type": "display_data", "data": {"application/papermill.record/text/plain": "0.125"},
              "metadata": {"scrapbook": {"mime_prefix": "application/papermill.record/", "name": "loss"}}}
-    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# A chapter"},
-                    {"cell_type": "markdown", "source": "Colab text: the loss was 0.12.",
+    nb = {"cells": [{"cell_type": "markdown", "id": "title", "metadata": {}, "source": "# A chapter"},
+                    {"cell_type": "markdown", "id": "text", "source": "Colab text: the loss was 0.12.",
                      "metadata": {"rnn_course": {"myst": "Site text: the loss was {glue:text}`loss:.2f`.",
                                                  "rendered": "Colab text: the loss was 0.12."}}},
-                    {"cell_type": "code", "metadata": {}, "source": "", "outputs": [glued], "execution_count": 1}],
+                    {"cell_type": "code", "id": "glue", "metadata": {}, "source": "", "outputs": [glued],
+                     "execution_count": 1}],
           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
           "nbformat": 4, "nbformat_minor": 5}
     (src / "chapter.ipynb").write_text(json.dumps(nb))

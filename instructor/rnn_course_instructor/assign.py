@@ -12,10 +12,10 @@ Markup of a master notebook
   notebook keeps the lines between them and drops the two markers. The student notebook replaces the block
   by two lines at the marker's indentation::
 
-      # TODO: implement CharRNN.__init__ (see the instructions above)
-      raise NotImplementedError("implement CharRNN.__init__")
+      # TODO: implement CharModel.__init__ (see the instructions above)
+      raise NotImplementedError("implement CharModel.__init__")
 
-  where ``CharRNN.__init__`` is the function the block sits in. A block must sit inside a function or method
+  where ``CharModel.__init__`` is the function the block sits in. A block must sit inside a function or method
   body (checked), so a stub raises only when it is called, never when its cell runs.
 - **Written answers.** A markdown cell tagged ``solution`` becomes, in the student notebook, a markdown cell
   tagged ``answer`` that asks for the answer there.

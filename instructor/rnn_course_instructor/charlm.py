@@ -20,13 +20,14 @@ from rnn_course import charlm as _learner
 from rnn_course.charlm import RECURRENT, perplexity, stream_bpc, unigram_bpc
 from rnn_course.checks import int_at_least
 from rnn_course.kinds import check_kind
+from rnn_course.lm import count_lm_parameters
 from rnn_course.text import Vocab, tbptt_batches
 from rnn_course.timing import median_seconds
 from rnn_course.train import detach_state
 
-__all__ = ["CHECKPOINT_FORMAT", "RECURRENT", "CharModel", "bits_per_char", "generate", "latency_per_char",
-           "load_checkpoint", "perplexity", "sample_next", "save_checkpoint", "stream_bpc", "train_step",
-           "train_tbptt", "unigram_bpc"]
+__all__ = ["CHECKPOINT_FORMAT", "RECURRENT", "CharModel", "bits_per_char", "generate", "hidden_for_parameters",
+           "latency_per_char", "load_checkpoint", "n_parameters", "perplexity", "sample_next", "save_checkpoint",
+           "stream_bpc", "suggest", "train_step", "train_tbptt", "unigram_bpc"]
 CHECKPOINT_FORMAT = "rnn_course.charlm/1"
 
 
@@ -37,7 +38,7 @@ class CharModel(nn.Module):
     between the two). Shapes: x (B, T) ids -> logits (B, T, V), and the recurrent module's state.
     """
 
-    def __init__(self, vocab: Vocab, kind: str = "lstm", embed_dim: int = 128, hidden_size: int = 256,
+    def __init__(self, vocab: Vocab, kind: str = "lstm", embed_dim: int = 64, hidden_size: int = 128,
                  num_layers: int = 2):
         super().__init__()
         if not isinstance(vocab, Vocab):
@@ -60,6 +61,41 @@ class CharModel(nn.Module):
                  generator: torch.Generator | None = None) -> str:
         """The ``length`` characters that follow ``prompt`` (sampled; the prompt is not repeated)."""
         return generate(self, self.vocab, prompt, length, temperature, top_k, generator)
+
+
+def n_parameters(kind: str, vocab_size: int, embed_dim: int = 64, hidden_size: int = 128, num_layers: int = 2) -> int:
+    """The parameters of ``CharModel`` of that kind and size: embedding, recurrent stack, head."""
+    return count_lm_parameters(check_kind(kind), vocab_size, hidden_size, num_layers, embed_dim)
+
+
+def hidden_for_parameters(kind: str, vocab_size: int, n_params: int, embed_dim: int = 64, num_layers: int = 2) -> int:
+    """The largest hidden size whose ``CharModel`` has at most ``n_params`` parameters."""
+    if n_parameters(kind, vocab_size, embed_dim, 1, num_layers) > n_params:
+        raise ValueError(f"even hidden_size=1 needs more than {n_params:,} parameters")
+    low, high = 1, 2
+    while n_parameters(kind, vocab_size, embed_dim, high, num_layers) <= n_params:
+        low, high = high, 2 * high
+    while high - low > 1:  # the count grows with the hidden size: low fits, high does not
+        mid = (low + high) // 2
+        low, high = (mid, high) if n_parameters(kind, vocab_size, embed_dim, mid, num_layers) <= n_params else (low, mid)
+    return low
+
+
+@torch.no_grad()
+def suggest(model: nn.Module, vocab: Vocab, typed: str, k: int = 3) -> list[str]:
+    """After each character of ``typed``, the ``k`` most likely next characters (most likely first, never the
+    unknown one): what a keyboard's suggestion bar shows. Computed here from one pass over the whole text, which
+    gives the same logits as one keystroke at a time with the state carried."""
+    int_at_least("k", k)
+    was_training = model.training
+    model.eval()
+    ids = vocab.encode(typed).to(next(model.parameters()).device)
+    logits, _ = model(ids[None])  # (1, N, V)
+    z = logits[0].float().cpu()
+    if vocab.unk_id is not None:
+        z[:, vocab.unk_id] = -math.inf
+    model.train(was_training)
+    return [vocab.decode(row.topk(k).indices.tolist()) for row in z]
 
 
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,

@@ -21,7 +21,7 @@ from rnn_course.charlm import RECURRENT
 from rnn_course.text import Vocab, tbptt_batches
 
 NOT_IMPLEMENTED = "not implemented yet"
-SIZES = dict(embed_dim=128, hidden_size=256, num_layers=2)  # the exercise's model sizes
+SIZES = dict(embed_dim=64, hidden_size=128, num_layers=2)  # the exercise's model sizes
 _TEXT = "the quick brown fox jumps over the lazy dog; the cat sat on the mat. " * 8
 
 
@@ -80,47 +80,94 @@ class TableModel(nn.Module):
         return self.table[ids[:-1]] + self.drift[torch.arange(len(ids) - 1) % len(self.drift)]
 
 
-def check_model(cls, kind: str, vocab: Vocab) -> bool:
-    """``cls(len(vocab))`` has the exercise's parts and sizes, computes ``head(rnn(embedding(x)))`` at every
-    position, and continues from a returned state."""
+def check_model(cls, vocab: Vocab) -> bool:
+    """``cls(len(vocab), kind)`` for each kind has the exercise's parts and sizes, computes
+    ``head(rnn(embedding(x)))`` at every position and continues from a returned state; another kind is refused."""
 
-    def check():
+    def one(kind):
         V, E, H, L = len(vocab), SIZES["embed_dim"], SIZES["hidden_size"], SIZES["num_layers"]
         rnn_name = RECURRENT[kind].__name__
         torch.manual_seed(0)
-        model = cls(V)
-        _require(isinstance(model, nn.Module), f"{cls.__name__}(vocab_size) must build an nn.Module")
+        model = cls(V, kind)
+        where = f"{cls.__name__}(vocab_size, {kind!r})"
+        _require(isinstance(model, nn.Module), f"{where} must build an nn.Module")
         for attr in ("embedding", "rnn", "head"):
-            _require(isinstance(getattr(model, attr, None), nn.Module), f"the model needs a submodule `{attr}`")
+            _require(isinstance(getattr(model, attr, None), nn.Module), f"{where} needs a submodule `{attr}`")
         emb, rnn, head = model.embedding, model.rnn, model.head
         _require(isinstance(emb, nn.Embedding) and (emb.num_embeddings, emb.embedding_dim) == (V, E),
-                 f"`embedding` must be nn.Embedding({V}, {E}), got {emb}")
-        _require(type(rnn) is RECURRENT[kind], f"`rnn` must be nn.{rnn_name}, got {type(rnn).__name__}")
+                 f"{where}: `embedding` must be nn.Embedding({V}, {E}), got {emb}")
+        _require(type(rnn) is RECURRENT[kind], f"{where}: `rnn` must be nn.{rnn_name}, got {type(rnn).__name__}")
         _require((rnn.input_size, rnn.hidden_size, rnn.num_layers) == (E, H, L),
-                 f"`rnn` must be nn.{rnn_name}({E}, {H}, num_layers={L}), got {rnn}")
-        _require(rnn.batch_first, "build the recurrent layer with batch_first=True")
+                 f"{where}: `rnn` must be nn.{rnn_name}({E}, {H}, num_layers={L}), got {rnn}")
+        _require(rnn.batch_first, f"{where}: build the recurrent layer with batch_first=True")
         _require(isinstance(head, nn.Linear) and (head.in_features, head.out_features) == (H, V),
-                 f"`head` must be nn.Linear({H}, {V}), got {head}")
+                 f"{where}: `head` must be nn.Linear({H}, {V}), got {head}")
         n = sum(p.numel() for p in model.parameters())
         parts = sum(p.numel() for m in (emb, rnn, head) for p in m.parameters())
-        _require(n == parts, f"{n:,} parameters, but embedding, rnn and head hold {parts:,}: no other parameters")
+        _require(n == parts, f"{where}: {n:,} parameters, but embedding, rnn and head hold {parts:,}: no others")
         x = torch.randint(V, (3, 11))
         with torch.no_grad():
             out = model(x)
             _require(isinstance(out, tuple) and len(out) == 2, "forward must return (logits, state)")
             logits, state = out
             _require(isinstance(logits, torch.Tensor) and tuple(logits.shape) == (3, 11, V),
-                     f"logits must have shape (B, T, V) = (3, 11, {V}): one prediction per position")
+                     f"{where}: logits must have shape (B, T, V) = (3, 11, {V}): one prediction per position")
             expected = head(rnn(emb(x))[0])
             _require(torch.allclose(logits, expected, atol=1e-5),
-                     "the logits differ from head(rnn(embedding(x))) at some position")
+                     f"{where}: the logits differ from head(rnn(embedding(x))) at some position")
             first, state = model(x[:, :5])
             rest, _ = model(x[:, 5:], state)
             _require(torch.allclose(torch.cat([first, rest], 1), logits, atol=1e-5),
-                     "forward(x, state) must continue from `state` (pass it to the recurrent layer)")
-        return f"{n:,} parameters"
+                     f"{where}: forward(x, state) must continue from `state` (pass it to the recurrent layer)")
+        return n
 
-    return _run(f"{cls.__name__}", check)
+    def check():
+        counts = {kind: one(kind) for kind in ("rnn", "lstm", "gru")}
+        try:
+            cls(len(vocab), "transformer")
+        except ValueError:
+            pass
+        else:
+            raise _Fail(f"{cls.__name__}(vocab_size, 'transformer') must raise a ValueError that names the kinds")
+        return ", ".join(f"{kind}: {n:,} parameters" for kind, n in counts.items())
+
+    return _run(cls.__name__, check)
+
+
+def check_sizes(n_parameters, hidden_for_parameters, vocab: Vocab) -> bool:
+    """``n_parameters`` equals the count of the modules themselves at several sizes; ``hidden_for_parameters``
+    returns the largest hidden size that fits, and refuses a budget too small for one unit."""
+
+    def count(kind, V, E, H, L):  # counted on the modules themselves
+        modules = (nn.Embedding(V, E), RECURRENT[kind](E, H, L), nn.Linear(H, V))
+        return sum(p.numel() for m in modules for p in m.parameters())
+
+    def check():
+        V = len(vocab)
+        for kind, E, H, L in (("rnn", 5, 7, 1), ("lstm", 5, 7, 1), ("gru", 6, 9, 2), ("lstm", 3, 11, 3),
+                              ("rnn", 64, 128, 2), ("gru", 64, 128, 2)):
+            got, expected = n_parameters(kind, V, E, H, L), count(kind, V, E, H, L)
+            _require(isinstance(got, (int, np.integer)) and not isinstance(got, bool),
+                     f"n_parameters must return an int, got {type(got).__name__}")
+            _require(got == expected, f"n_parameters({kind!r}, {V}, {E}, {H}, {L}) = {got:,}, but the model has "
+                                      f"{expected:,}: count both weight matrices and both bias vectors of every "
+                                      "layer, the embedding and the head")
+        for kind, E, L, budget in (("rnn", 16, 1, 20_000), ("lstm", 16, 2, 20_000), ("gru", 8, 2, 50_001)):
+            h = hidden_for_parameters(kind, V, budget, E, L)
+            _require(isinstance(h, (int, np.integer)) and h >= 1, f"hidden_for_parameters must return an int >= 1, "
+                                                                 f"got {h!r}")
+            _require(count(kind, V, E, h, L) <= budget < count(kind, V, E, h + 1, L),
+                     f"hidden_for_parameters({kind!r}, {V}, {budget:,}, {E}, {L}) = {h}: the largest hidden size with "
+                     f"at most {budget:,} parameters is the one whose next size has more")
+        try:
+            hidden_for_parameters("lstm", V, 10, 16, 1)
+        except ValueError:
+            pass
+        else:
+            raise _Fail("hidden_for_parameters must raise a ValueError when not even hidden_size=1 fits")
+        return f"the {SIZES['hidden_size']}-unit LSTM holds {count('lstm', V, SIZES['embed_dim'], SIZES['hidden_size'], 2):,}"
+
+    return _run("n_parameters, hidden_for_parameters", check)
 
 
 class _OneHotLSTM(nn.Module):
@@ -272,6 +319,50 @@ def check_sample(sample, vocab: Vocab) -> bool:
         return f"{out!r}"
 
     return _run("sample", check)
+
+
+class _Recording(nn.Module):
+    """Wraps a model and records, for each call, the input's shape and whether a state was passed."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner, self.calls = inner, []
+
+    def forward(self, x, state=None):
+        self.calls.append((tuple(x.shape), state is not None))
+        return self.inner(x, state)
+
+
+def check_suggest(suggest, vocab: Vocab) -> bool:
+    """One call per keystroke on that character, the state carried; the k most likely known characters."""
+
+    def check():
+        V = len(vocab)
+        model = TableModel(V, seed=3, scale=2.0)
+        with torch.no_grad():
+            model.table[:, vocab.unk_id] += 5.0  # the unknown character is likely, and must never be suggested
+        typed, k = "the cat sat", 3
+        recorder = _Recording(model)
+        bar = suggest(recorder, vocab, typed, k)
+        _require(isinstance(bar, list) and len(bar) == len(typed) and all(isinstance(s, str) for s in bar),
+                 f"return a list of {len(typed)} strings, one per keystroke, got {type(bar).__name__}")
+        ids = vocab.encode(typed)
+        with torch.no_grad():  # the known logits after each prefix, read as one stream
+            z = model.logits_after(torch.cat([ids, ids[-1:]]))
+        z[:, vocab.unk_id] = -math.inf
+        expected = [vocab.decode(row.topk(k).indices.tolist()) for row in z]
+        wrong = [i for i in range(len(typed)) if bar[i] != expected[i]]
+        _require(not wrong, f"after {typed[: wrong[0] + 1]!r} the bar shows {bar[wrong[0]]!r}, expected "
+                            f"{expected[wrong[0]]!r}: the {k} most likely known characters, most likely first, with the "
+                            "state carried from keystroke to keystroke" if wrong else "")
+        shapes = [shape for shape, _ in recorder.calls]
+        carried = [has_state for _, has_state in recorder.calls]
+        _require(shapes == [(1, 1)] * len(typed) and carried == [False] + [True] * (len(typed) - 1),
+                 f"expected {len(typed)} calls, each on one character (shape (1, 1)), the state passed from the "
+                 f"second on; got {len(shapes)} calls of shapes like {shapes[-1] if shapes else None}")
+        return f"{typed!r}: {' '.join(bar)}"
+
+    return _run("suggest", check)
 
 
 class SleepModel(nn.Module):

@@ -54,9 +54,9 @@ def is_float(x) -> bool:
 def probe_model(ns, inputs):
     import torch
 
-    cls, V, x, k = ns[inputs["cls"]], inputs["V"], inputs["x"], inputs["split"]
-    out = {"n_default": attempt(lambda: sum(p.numel() for p in cls(V).parameters()))}
-    made = attempt(lambda: cls(V, **inputs["sizes"]))
+    cls, kind, V, x, k = ns[inputs["cls"]], inputs["kind"], inputs["V"], inputs["x"], inputs["split"]
+    out = {"n_default": attempt(lambda: sum(p.numel() for p in cls(V, kind).parameters()))}
+    made = attempt(lambda: cls(V, kind, **inputs["sizes"]))
     if "error" in made:
         out["small"] = made
         return out
@@ -70,6 +70,14 @@ def probe_model(ns, inputs):
         else:
             out["continued"] = attempt(lambda: (first["value"][0], model(x[:, k:].clone(), first["value"][1])[0]))
     return out
+
+
+def probe_sizes(ns, inputs):
+    n_parameters, hidden_for_parameters = ns["n_parameters"], ns["hidden_for_parameters"]
+    return {"counts": [attempt(lambda c=c: n_parameters(c["kind"], c["V"], c["E"], c["H"], c["L"]))
+                       for c in inputs["counts"]],
+            "budgets": [attempt(lambda b=b: hidden_for_parameters(b["kind"], b["V"], b["n"], b["E"], b["L"]))
+                        for b in inputs["budgets"]]}
 
 
 def probe_train_step(ns, inputs):
@@ -127,6 +135,32 @@ def probe_sample(ns, inputs):
             "first": attempt(lambda: draw(inputs["seed"], n)), "second": attempt(lambda: draw(inputs["seed"], n)),
             "draws": attempt(lambda: [draw(inputs["seed"] + 1 + i, inputs["draw_length"])
                                       for i in range(inputs["draws"])])}
+
+
+def probe_suggest(ns, inputs):
+    """``suggest`` on the grader's model, every call's input shape and whether a state was passed recorded."""
+    import torch
+
+    from rnn_course.text import Vocab
+
+    inner = kernel_model(inputs)
+
+    class Recording(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner, self.calls = inner, []
+
+        def forward(self, x, state=None):
+            self.calls.append((list(x.shape), state is not None))
+            return self.inner(x, state)
+
+    model = Recording()
+    bar = attempt(lambda: ns["suggest"](model, Vocab(list(inputs["chars"])), inputs["typed"], inputs["k"]))
+    if "value" in bar and not (isinstance(bar["value"], list) and all(type(s) is str for s in bar["value"])):
+        bar = {"value": repr(bar["value"])[:200]}  # plain data only: what the grader compares
+    elif "value" in bar:
+        bar = {"value": [str.__str__(s) for s in bar["value"]]}
+    return {"bar": bar, "calls": model.calls[:500]}
 
 
 def probe_latency(ns, inputs):

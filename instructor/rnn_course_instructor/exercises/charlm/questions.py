@@ -1,4 +1,4 @@
-"""Grading of the char-LM exercise: 18 points over the functions the master notebook asks for.
+"""Grading of the char-LM exercise: 19 points over the functions the master notebook asks for.
 
 Each question brings the learner's function out of their kernel as numbers (``probes.py``), on inputs drawn at
 grading time (vocabulary size, model sizes, weights, texts), and compares them here with the reference
@@ -7,8 +7,11 @@ to the learner's functions have the grader's weights, so a mistake in Part A doe
 Parts B-E. The comparison table and the written recommendation are left to a person. Where a number is asked
 for, a Python float or a NumPy floating-point scalar is accepted.
 
-- ``model_rnn``, ``model_lstm``, ``model_gru`` (2 each): parameter count at the default sizes; parameter
-  names and shapes at other sizes; logits with the same weights; continuing from a returned state.
+- ``model_rnn``, ``model_lstm``, ``model_gru`` (1 each): ``CharModel(V, kind)``: parameter count at the default
+  sizes; parameter names and shapes at other sizes; logits with the same weights; continuing from a returned state.
+- ``sizes`` (2): ``n_parameters`` equal to the reference count at drawn sizes, without a model built by the
+  grader's hand; ``hidden_for_parameters``: the largest hidden size within drawn budgets, and a ``ValueError``
+  for a budget too small for one unit.
 - ``train_step`` (3): the loss (a float, before the update); the weights after one SGD step with gradient
   clipping, and after a second step (gradients cleared before backward or after the update: both accepted);
   the final state, its values and that it is detached.
@@ -19,6 +22,8 @@ for, a Python float or a NumPy floating-point scalar is accepted.
 - ``sample`` (3): the greedy text at temperature 0; length and vocabulary; top-k respected (the unknown
   character removed first); the same seed gives the same text; 1,500 draws that follow the top-k distribution
   at the temperature (two tests, false rejection below 1e-6 together), whatever way of drawing.
+- ``suggest`` (2): the suggestion bar after every keystroke of a drawn text equal to the reference's (the
+  unknown character never shown); one call per keystroke on that character alone, the state carried.
 - ``latency_per_char`` (2): warm-up and timed one-character steps at batch 1, without gradients; seconds per
   character that match the work timed, for two stand-in models of different, known speeds (one slow run
   among the repeats: the median, not the mean).
@@ -33,14 +38,15 @@ import torch
 import torch.nn.functional as F
 
 from rnn_course.text import Vocab
-from rnn_course_instructor.charlm import CharModel, bits_per_char, bpc_after_reset, generate, train_step
+from rnn_course_instructor.charlm import (CharModel, bits_per_char, bpc_after_reset, generate, hidden_for_parameters,
+                                          n_parameters, suggest, train_step)
 from rnn_course_instructor.exercises.charlm.draws import distribution_test, draw_statistics
 from rnn_course_instructor.exercises.charlm.probes import (HELPERS, probe_bpc, probe_context, probe_latency, probe_model,
-                                                           probe_sample, probe_train_step)
+                                                           probe_sample, probe_sizes, probe_suggest, probe_train_step)
 from rnn_course_instructor.grading.spec import Exercise, Question, Rubric
 
 ALPHABET = "etaoinshrdlcumwfgypbvkjxqzETAOINSHRDLCUMWFGYPBVKJXQZ0123456789 .,;:!?'-()"
-DEFAULTS = dict(embed_dim=128, hidden_size=256, num_layers=2)  # the exercise's model sizes
+DEFAULTS = dict(embed_dim=64, hidden_size=128, num_layers=2)  # the exercise's model sizes
 CLIP = 1.0  # the exercise's gradient-norm clip; a notebook that changes its own CLIP is still graded at this
 
 
@@ -74,14 +80,14 @@ def build_model(spec: dict) -> CharModel:
     return model
 
 
-# --- Part A: the three models --------------------------------------------------------------------------
+# --- Part A: one model, three kinds --------------------------------------------------------------------------
 
 def model_inputs(kind: str):
     def inputs(gen):
         V = _int(gen, 20, 60)
         sizes = {"embed_dim": _int(gen, 5, 12), "hidden_size": _int(gen, 6, 16), "num_layers": _int(gen, 1, 3)}
         T = _int(gen, 6, 12)
-        return {"cls": {"rnn": "CharRNN", "lstm": "CharLSTM", "gru": "CharGRU"}[kind], "kind": kind, "V": V,
+        return {"cls": "CharModel", "kind": kind, "V": V,
                 "sizes": sizes, "x": torch.randint(V, (3, T), generator=gen), "split": _int(gen, 2, T - 2)}
 
     return inputs
@@ -93,21 +99,21 @@ def _error_or(result: dict, what: str):
 
 def model_check(kind: str):
     def check(mark, out, inputs):
-        name, V, x = inputs["cls"], inputs["V"], inputs["x"]
+        name, V, x = f"{inputs['cls']}(V, {kind!r})", inputs["V"], inputs["x"]
         vocab = Vocab(list(ALPHABET[: V - 1]))
         reference = CharModel(vocab, kind, **DEFAULTS)
         expected = sum(p.numel() for p in reference.parameters())
         got = out["n_default"].get("value")
-        mark.expect(got == expected, 0.5, _error_or(out["n_default"], f"{name}({V})")
-                    or f"{name}({V}) has {got} parameters, expected {expected:,}")
+        mark.expect(got == expected, 0.25, _error_or(out["n_default"], f"{name} with V = {V}")
+                    or f"{name} with V = {V} has {got} parameters, expected {expected:,}")
         if "error" in out["small"]:
-            mark.fail(f"{name}({V}, **{inputs['sizes']}) raised {out['small']['error']}")
+            mark.fail(f"{name} with **{inputs['sizes']} raised {out['small']['error']}")
             return
         small = CharModel(vocab, kind, **inputs["sizes"])
         shapes = {k_: tuple(v.shape) for k_, v in small.state_dict().items()}
         sd = out["small"]["value"]
         got_shapes = {k_: tuple(v.shape) if type(v) is torch.Tensor else None for k_, v in sd.items()}
-        if not mark.expect(got_shapes == shapes, 0.5, f"{name}({V}, **{inputs['sizes']}): parameters "
+        if not mark.expect(got_shapes == shapes, 0.25, f"{name} with **{inputs['sizes']}: parameters "
                            f"{got_shapes}, expected {shapes} (submodules embedding, rnn, head)"):
             mark.fail("its outputs cannot be compared with the reference's: the parameters differ")
             return
@@ -115,17 +121,56 @@ def model_check(kind: str):
         with torch.no_grad():
             ref_logits, _ = small(x)
         forward = out["forward"]
-        if mark.expect("error" not in forward, 0.5, _error_or(forward, f"{name}.forward") or ""):
+        if mark.expect("error" not in forward, 0.25, _error_or(forward, f"{name}.forward") or ""):
             value = forward["value"]
             logits = value[0] if type(value) in (tuple, list) and len(value) == 2 else value
-            mark.close(logits, ref_logits, 0.5, "logits with the same weights (expected (B, T, V), every position)")
+            mark.close(logits, ref_logits, 0.25, "logits with the same weights (expected (B, T, V), every position)")
         cont = out["continued"]
-        if mark.expect("error" not in cont, 0.5, _error_or(cont, f"{name}.forward(x, state)") or ""):
+        if mark.expect("error" not in cont, 0.25, _error_or(cont, f"{name}.forward(x, state)") or ""):
             first, rest = cont["value"]
             joined = torch.cat([first, rest], 1) if type(first) is type(rest) is torch.Tensor else None
-            mark.close(joined, ref_logits, 0.5, "logits of x[:, :k] then x[:, k:] from the returned state")
+            mark.close(joined, ref_logits, 0.25, "logits of x[:, :k] then x[:, k:] from the returned state")
 
     return check
+
+
+# --- Part A, continued: parameter counts --------------------------------------------------------------
+
+def sizes_inputs(gen):
+    kinds = ("rnn", "lstm", "gru")
+    counts = [{"kind": kinds[i % 3], "V": _int(gen, 20, 300), "E": _int(gen, 2, 80), "H": _int(gen, 1, 300),
+               "L": _int(gen, 1, 4)} for i in range(6)]
+    budgets = [{"kind": kinds[i % 3], "V": _int(gen, 20, 120), "E": _int(gen, 2, 64), "L": _int(gen, 1, 3),
+                "n": _int(gen, 30_000, 400_000)} for i in range(5)]
+    budgets.append({"kind": kinds[_int(gen, 0, 2)], "V": 50, "E": 16, "L": 1, "n": _int(gen, 10, 500)})  # too small
+    return {"counts": counts, "budgets": budgets}
+
+
+def check_sizes(mark, out, inputs):
+    wrong = []
+    for c, got in zip(inputs["counts"], out["counts"]):
+        expected = n_parameters(c["kind"], c["V"], c["E"], c["H"], c["L"])
+        value = got.get("value")
+        if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == expected):
+            wrong.append(f"n_parameters({c['kind']!r}, {c['V']}, {c['E']}, {c['H']}, {c['L']}) gave "
+                         f"{got.get('error') or value}, expected {expected:,}")
+    mark.expect(not wrong, 1, f"{len(wrong)} of {len(inputs['counts'])} counts wrong; first: {wrong[0] if wrong else ''}")
+    wrong = []
+    for b, got in zip(inputs["budgets"], out["budgets"]):
+        call = f"hidden_for_parameters({b['kind']!r}, {b['V']}, {b['n']:,}, {b['E']}, {b['L']})"
+        try:
+            expected = hidden_for_parameters(b["kind"], b["V"], b["n"], b["E"], b["L"])
+        except ValueError:
+            if not str(got.get("error", "")).startswith("ValueError"):
+                wrong.append(f"{call} gave {got.get('error') or got.get('value')}, expected a ValueError (not even "
+                             "hidden_size=1 fits)")
+            continue
+        value = got.get("value")
+        if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == expected):
+            wrong.append(f"{call} gave {got.get('error') or value}, expected {expected} (the largest hidden size "
+                         "with at most that many parameters)")
+    mark.expect(not wrong, 1, f"{len(wrong)} of {len(inputs['budgets'])} answers wrong; first: "
+                f"{wrong[0] if wrong else ''}")
 
 
 # --- Part B: the training step --------------------------------------------------------------------------
@@ -294,6 +339,36 @@ def check_sample(mark, out, inputs):
                 f"the top {k} at temperature {temp:.2f} (p = {p:.1g}): {why}")
 
 
+# --- Part D, continued: the suggestion bar ---------------------------------------------------------------
+
+def suggest_inputs(gen):
+    spec = draw_model(gen, head_gain=3.0)
+    spec["weights"]["head.bias"][0] += 50.0  # the unknown character is always the most likely: never to be shown
+    chars = spec["chars"]
+    typed = "".join(chars[_int(gen, 0, len(chars) - 1)] for _ in range(_int(gen, 15, 30)))
+    return {**spec, "typed": typed, "k": _int(gen, 2, 5)}
+
+
+def check_suggest(mark, out, inputs):
+    typed, k = inputs["typed"], inputs["k"]
+    if "error" in out["bar"]:
+        mark.fail(f"suggest raised {out['bar']['error']}")
+        return
+    expected = suggest(build_model(inputs), Vocab(list(inputs["chars"])), typed, k)
+    bar = out["bar"]["value"]
+    ok = type(bar) is list and len(bar) == len(typed) and all(type(s) is str for s in bar)
+    wrong = [i for i in range(len(typed)) if not ok or bar[i] != expected[i]]
+    mark.expect(not wrong, 1.5, (f"expected a list of {len(typed)} strings, got {type(bar).__name__}" if not ok else
+                f"{len(wrong)} of {len(typed)} keystrokes show the wrong bar; after {typed[:wrong[0] + 1]!r}: "
+                f"{bar[wrong[0]]!r}, expected {expected[wrong[0]]!r} (the {k} most likely known characters, most likely "
+                "first, the state carried)") if wrong else "")
+    calls = out["calls"]
+    steps_ok = [c[0] for c in calls] == [[1, 1]] * len(typed) and [c[1] for c in calls] == [False] + [True] * (len(typed) - 1)
+    mark.expect(steps_ok, 0.5, f"expected {len(typed)} calls of the model, one per keystroke on that character alone "
+                f"(shape (1, 1)), the state passed from the second on; got {len(calls)} calls"
+                + (f", the first of shape {calls[0][0]}" if calls else ""))
+
+
 # --- Part E: latency ------------------------------------------------------------------------------------
 
 LATENCY_RTOL, LATENCY_ATOL = 0.3, 0.0005  # how far an answer may be from the work actually timed
@@ -337,12 +412,14 @@ def check_latency(mark, out, inputs):
 EXERCISE = Exercise(
     name="charlm",
     questions=(
-        Question("model_rnn", 2, "CharRNN: parameters, logits with the same weights, state carried", ("CharRNN",),
-                 probe_model, model_check("rnn"), model_inputs("rnn")),
-        Question("model_lstm", 2, "CharLSTM: parameters, logits with the same weights, state carried",
-                 ("CharLSTM",), probe_model, model_check("lstm"), model_inputs("lstm")),
-        Question("model_gru", 2, "CharGRU: parameters, logits with the same weights, state carried", ("CharGRU",),
-                 probe_model, model_check("gru"), model_inputs("gru")),
+        Question("model_rnn", 1, "CharModel(V, 'rnn'): parameters, logits with the same weights, state carried",
+                 ("CharModel",), probe_model, model_check("rnn"), model_inputs("rnn")),
+        Question("model_lstm", 1, "CharModel(V, 'lstm'): parameters, logits with the same weights, state carried",
+                 ("CharModel",), probe_model, model_check("lstm"), model_inputs("lstm")),
+        Question("model_gru", 1, "CharModel(V, 'gru'): parameters, logits with the same weights, state carried",
+                 ("CharModel",), probe_model, model_check("gru"), model_inputs("gru")),
+        Question("sizes", 2, "n_parameters and hidden_for_parameters: counts from the formula, sizes that fit a budget",
+                 ("n_parameters", "hidden_for_parameters"), probe_sizes, check_sizes, sizes_inputs),
         Question("train_step", 3, "train_step: loss, update with clipping, detached state", ("train_step",),
                  probe_train_step, check_train_step, train_step_inputs),
         Question("bits_per_char", 2, "bits_per_char over a whole text", ("bits_per_char",),
@@ -351,6 +428,8 @@ EXERCISE = Exercise(
                  ("bpc_after_reset",), probe_context, check_context, context_inputs),
         Question("sample", 3, "sample: greedy, top-k, reproducible with a generator", ("sample",),
                  probe_sample, check_sample, sample_inputs),
+        Question("suggest", 2, "suggest: the suggestion bar, one keystroke at a time with the state carried",
+                 ("suggest",), probe_suggest, check_suggest, suggest_inputs),
         Question("latency_per_char", 2, "latency_per_char: warm-up, median, seconds per character",
                  ("latency_per_char",), probe_latency, check_latency, latency_inputs),
     ),
@@ -364,13 +443,16 @@ EXERCISE = Exercise(
     master="master.ipynb",
     # The reference is out of the kernel's reach; a notebook that looks for it is worth a person's look.
     # Part G, the written recommendation, is graded by a person: one empty column in the CSV.
-    rubric=(Rubric("recommendation", 4, (
-        (1, "names one model and what it costs, in the learner's own numbers: parameters, size, latency"),
-        (1, "argues from the budget the notebook states (bits per character, size, latency), not from a rule of "
+    rubric=(Rubric("recommendation", 5, (
+        (1, "names one model, cell and hidden size, within the stated budget, and what it costs in the learner's own "
+            "numbers: parameters, size, latency"),
+        (1, "argues from the budget the notebook states (size, latency, bits per character), not from a rule of "
             "thumb or the literature alone"),
-        (1, "compares at equal steps and at equal time, and says which view the phone's constraint calls for"),
-        (1, "says what the run cannot tell: one training budget, the seeds it had, parameters that differ between "
-            "the models"))),),
+        (1, "weighs the gap to the next candidate against the spread between seeds, and says how sure that makes it"),
+        (1, "uses the comparison at equal parameter count, and says what the one at equal hidden size and the one at "
+            "equal training time add or cannot show"),
+        (1, "says what the run cannot tell: the seeds it had, one training budget, one corpus, the phone not "
+            "measured"))),),
     flags=((r"rnn_course_instructor|master\.ipynb|charlm_solutions",
             "the notebook looks for the instructors' package, the master notebook or the solutions"),
            (r"rnn_course\.lm\b|bpc_by_position|window_bpc",
