@@ -72,13 +72,10 @@ def hidden_for_parameters(kind: str, vocab_size: int, n_params: int, embed_dim: 
     """The largest hidden size whose ``CharModel`` has at most ``n_params`` parameters."""
     if n_parameters(kind, vocab_size, embed_dim, 1, num_layers) > n_params:
         raise ValueError(f"even hidden_size=1 needs more than {n_params:,} parameters")
-    low, high = 1, 2
-    while n_parameters(kind, vocab_size, embed_dim, high, num_layers) <= n_params:
-        low, high = high, 2 * high
-    while high - low > 1:  # the count grows with the hidden size: low fits, high does not
-        mid = (low + high) // 2
-        low, high = (mid, high) if n_parameters(kind, vocab_size, embed_dim, mid, num_layers) <= n_params else (low, mid)
-    return low
+    hidden = 1
+    while n_parameters(kind, vocab_size, embed_dim, hidden + 1, num_layers) <= n_params:
+        hidden += 1  # the count grows with the hidden size
+    return hidden
 
 
 @torch.no_grad()

@@ -165,7 +165,8 @@ def check_sizes(n_parameters, hidden_for_parameters, vocab: Vocab) -> bool:
             pass
         else:
             raise _Fail("hidden_for_parameters must raise a ValueError when not even hidden_size=1 fits")
-        return f"the {SIZES['hidden_size']}-unit LSTM holds {count('lstm', V, SIZES['embed_dim'], SIZES['hidden_size'], 2):,}"
+        n = count("lstm", V, SIZES["embed_dim"], SIZES["hidden_size"], SIZES["num_layers"])
+        return f"the {SIZES['hidden_size']}-unit LSTM holds {n:,}"
 
     return _run("n_parameters, hidden_for_parameters", check)
 
@@ -352,9 +353,10 @@ def check_suggest(suggest, vocab: Vocab) -> bool:
         z[:, vocab.unk_id] = -math.inf
         expected = [vocab.decode(row.topk(k).indices.tolist()) for row in z]
         wrong = [i for i in range(len(typed)) if bar[i] != expected[i]]
-        _require(not wrong, f"after {typed[: wrong[0] + 1]!r} the bar shows {bar[wrong[0]]!r}, expected "
-                            f"{expected[wrong[0]]!r}: the {k} most likely known characters, most likely first, with the "
-                            "state carried from keystroke to keystroke" if wrong else "")
+        first = wrong[0] if wrong else 0
+        _require(not wrong, f"after {typed[: first + 1]!r} the bar shows {bar[first]!r}, expected {expected[first]!r}: "
+                            f"the {k} most likely known characters, most likely first, with the state carried from "
+                            "keystroke to keystroke")
         shapes = [shape for shape, _ in recorder.calls]
         carried = [has_state for _, has_state in recorder.calls]
         _require(shapes == [(1, 1)] * len(typed) and carried == [False] + [True] * (len(typed) - 1),

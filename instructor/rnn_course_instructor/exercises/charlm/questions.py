@@ -154,7 +154,8 @@ def check_sizes(mark, out, inputs):
         if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == expected):
             wrong.append(f"n_parameters({c['kind']!r}, {c['V']}, {c['E']}, {c['H']}, {c['L']}) gave "
                          f"{got.get('error') or value}, expected {expected:,}")
-    mark.expect(not wrong, 1, f"{len(wrong)} of {len(inputs['counts'])} counts wrong; first: {wrong[0] if wrong else ''}")
+    mark.expect(not wrong, 1, f"{len(wrong)} of {len(inputs['counts'])} counts wrong; first: "
+                f"{wrong[0] if wrong else ''}")
     wrong = []
     for b, got in zip(inputs["budgets"], out["budgets"]):
         call = f"hidden_for_parameters({b['kind']!r}, {b['V']}, {b['n']:,}, {b['E']}, {b['L']})"
@@ -356,17 +357,20 @@ def check_suggest(mark, out, inputs):
         return
     expected = suggest(build_model(inputs), Vocab(list(inputs["chars"])), typed, k)
     bar = out["bar"]["value"]
-    ok = type(bar) is list and len(bar) == len(typed) and all(type(s) is str for s in bar)
-    wrong = [i for i in range(len(typed)) if not ok or bar[i] != expected[i]]
-    mark.expect(not wrong, 1.5, (f"expected a list of {len(typed)} strings, got {type(bar).__name__}" if not ok else
-                f"{len(wrong)} of {len(typed)} keystrokes show the wrong bar; after {typed[:wrong[0] + 1]!r}: "
-                f"{bar[wrong[0]]!r}, expected {expected[wrong[0]]!r} (the {k} most likely known characters, most likely "
-                "first, the state carried)") if wrong else "")
+    if type(bar) is not list or len(bar) != len(typed) or not all(type(s) is str for s in bar):
+        mark.expect(False, 1.5, f"expected a list of {len(typed)} strings, got {bar!r:.80}")
+    else:
+        wrong = [i for i in range(len(typed)) if bar[i] != expected[i]]
+        first = wrong[0] if wrong else 0
+        mark.expect(not wrong, 1.5, f"{len(wrong)} of {len(typed)} keystrokes show the wrong bar; after "
+                    f"{typed[:first + 1]!r}: {bar[first]!r}, expected {expected[first]!r} (the {k} most likely "
+                    "known characters, most likely first, the state carried)")
     calls = out["calls"]
-    steps_ok = [c[0] for c in calls] == [[1, 1]] * len(typed) and [c[1] for c in calls] == [False] + [True] * (len(typed) - 1)
-    mark.expect(steps_ok, 0.5, f"expected {len(typed)} calls of the model, one per keystroke on that character alone "
-                f"(shape (1, 1)), the state passed from the second on; got {len(calls)} calls"
-                + (f", the first of shape {calls[0][0]}" if calls else ""))
+    one_char_each = [shape for shape, _ in calls] == [[1, 1]] * len(typed)
+    state_passed = [carried for _, carried in calls] == [False] + [True] * (len(typed) - 1)
+    mark.expect(one_char_each and state_passed, 0.5, f"expected {len(typed)} calls of the model, one per keystroke "
+                f"on that character alone (shape (1, 1)), the state passed from the second on; got {len(calls)} "
+                "calls" + (f", the first of shape {calls[0][0]}" if calls else ""))
 
 
 # --- Part E: latency ------------------------------------------------------------------------------------
